@@ -1,0 +1,419 @@
+#include "core/mshv/codec.h"
+
+#include <cctype>
+#include <stdexcept>
+
+#include "core/bytes.h"
+
+namespace lockstep::mshv {
+namespace {
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+
+constexpr char kKindByBits[4] = {kPartition, kDevice, kVfioFile, kPlainFile};
+constexpr const char* kProfileByBit[2] = {"mshv-v1", "mshv-strict"};
+constexpr size_t kOpCount = std::variant_size_v<Op>;
+
+// ---- bytes ----------------------------------------------------------------------------------
+
+// Handle byte: kind in bits 0-1, index in bits 2-7, folded onto the handles that exist (or the
+// next one, which names nothing and so exercises EBADF).
+Handle read_handle(ByteReader& in, const HandleCounts& counts) {
+  uint8_t b = in.u8();
+  char kind = kKindByBits[b & 3];
+  return Handle{kind, static_cast<uint8_t>((b >> 2) % (counts.of(kind) + 1))};
+}
+
+void write_handle(ByteWriter& out, Handle h, const HandleCounts& counts) {
+  int bits = -1;
+  for (int i = 0; i < 4; ++i)
+    if (kKindByBits[i] == h.kind) bits = i;
+  if (bits < 0 || h.index > counts.of(h.kind) || h.index >= 64)
+    throw std::invalid_argument("handle " + to_string(h) + " cannot be encoded here");
+  out.u8(static_cast<uint8_t>(bits | (h.index << 2)));
+}
+
+Mem read_mem(ByteReader& in) {
+  return static_cast<Mem>(in.u8() % 3);
+}
+
+FdArg read_fd_arg(ByteReader& in, const HandleCounts& counts) {
+  FdArg arg;
+  arg.kind = static_cast<FdArg::Kind>(in.u8() % 3);
+  if (arg.kind == FdArg::Kind::Handle) arg.handle = read_handle(in, counts);
+  if (arg.kind == FdArg::Kind::Raw)
+    arg.raw = -1 - static_cast<int32_t>(in.uint<uint32_t>() & 0x7fffffff);
+  return arg;
+}
+
+void write_fd_arg(ByteWriter& out, const FdArg& arg, const HandleCounts& counts) {
+  out.u8(static_cast<uint8_t>(arg.kind));
+  if (arg.kind == FdArg::Kind::Handle) write_handle(out, arg.handle, counts);
+  if (arg.kind == FdArg::Kind::Raw) {
+    if (arg.raw >= 0) throw std::invalid_argument("raw fd arguments are negative");
+    out.uint<uint32_t>(static_cast<uint32_t>(-1 - arg.raw));
+  }
+}
+
+template <class A>
+A read_attr(ByteReader& in, const HandleCounts& counts) {
+  A a;
+  a.dev = read_handle(in, counts);
+  a.flags = in.uint<uint32_t>();
+  a.group = in.uint<uint32_t>();
+  a.attr = in.uint<uint64_t>();
+  a.fd = read_fd_arg(in, counts);
+  a.arg = read_mem(in);
+  return a;
+}
+
+void write_attr(ByteWriter& out, const AttrArgs& a, const HandleCounts& counts) {
+  write_handle(out, a.dev, counts);
+  out.uint(a.flags);
+  out.uint(a.group);
+  out.uint(a.attr);
+  write_fd_arg(out, a.fd, counts);
+  out.u8(static_cast<uint8_t>(a.arg));
+}
+
+Op read_op(ByteReader& in, const HandleCounts& counts) {
+  switch (in.u8() % kOpCount) {
+    case 0:
+      return OpenPartition{};
+    case 1:
+      return OpenFile{(in.u8() & 1) == 0};
+    case 2: {
+      CreateDevice c;
+      c.part = read_handle(in, counts);
+      c.type = in.uint<uint32_t>();
+      c.flags = in.uint<uint32_t>();
+      c.arg = read_mem(in);
+      return c;
+    }
+    case 3:
+      return read_attr<SetAttr>(in, counts);
+    case 4:
+      return read_attr<HasAttr>(in, counts);
+    case 5:
+      return read_attr<GetAttr>(in, counts);
+    case 6: {
+      RawIoctl r;
+      r.h = read_handle(in, counts);
+      r.request = in.uint<uint32_t>();
+      return r;
+    }
+    case 7:
+      return Close{read_handle(in, counts)};
+    default:
+      return FailNext{static_cast<Site>(in.u8() % 3)};
+  }
+}
+
+void write_op(ByteWriter& out, const Op& op, const HandleCounts& counts) {
+  out.u8(static_cast<uint8_t>(op.index()));
+  std::visit(Overloaded{
+                 [](const OpenPartition&) {},
+                 [&](const OpenFile& o) { out.u8(o.vfio ? 0 : 1); },
+                 [&](const CreateDevice& c) {
+                   write_handle(out, c.part, counts);
+                   out.uint(c.type);
+                   out.uint(c.flags);
+                   out.u8(static_cast<uint8_t>(c.arg));
+                 },
+                 [&](const SetAttr& a) { write_attr(out, a, counts); },
+                 [&](const HasAttr& a) { write_attr(out, a, counts); },
+                 [&](const GetAttr& a) { write_attr(out, a, counts); },
+                 [&](const RawIoctl& r) {
+                   write_handle(out, r.h, counts);
+                   out.uint(r.request);
+                 },
+                 [&](const Close& c) { write_handle(out, c.h, counts); },
+                 [&](const FailNext& f) { out.u8(static_cast<uint8_t>(f.site)); },
+             },
+             op);
+}
+
+// ---- text -----------------------------------------------------------------------------------
+
+constexpr const char* kMemNames[3] = {"ok", "ro", "bad"};
+constexpr const char* kSiteNames[3] = {"alloc", "fd_alloc", "copy_to_user"};
+
+std::string attr_call_name(const Op& op) {
+  if (std::holds_alternative<SetAttr>(op)) return "set_attr";
+  if (std::holds_alternative<HasAttr>(op)) return "has_attr";
+  return "get_attr";
+}
+
+void attr_args(Call& call, const AttrArgs& a) {
+  call.args.push_back({"", to_string(a.dev)});
+  if (a.flags) call.args.push_back({"flags", format_uint(a.flags, true)});
+  call.args.push_back({"group", format_uint(a.group, false)});
+  call.args.push_back({"attr", format_uint(a.attr, false)});
+  switch (a.fd.kind) {
+    case FdArg::Kind::Handle:
+      call.args.push_back({"fd", to_string(a.fd.handle)});
+      break;
+    case FdArg::Kind::Raw:
+      call.args.push_back({"fd", std::to_string(a.fd.raw)});
+      break;
+    case FdArg::Kind::Unmapped:
+      call.args.push_back({"addr", "bad"});
+      break;
+  }
+  if (a.arg != Mem::Ok) call.args.push_back({"arg", kMemNames[static_cast<int>(a.arg)]});
+}
+
+struct CallReader {
+  const Call& call;
+  int line;
+  const HandleCounts& counts;
+  size_t positional = 0;
+
+  const std::string& next_positional() {
+    for (size_t seen = 0; const auto& arg : call.args)
+      if (arg.key.empty() && seen++ == positional) {
+        ++positional;
+        return arg.value;
+      }
+    throw ParseError(line, call.name + ": missing argument " + std::to_string(positional + 1));
+  }
+  Handle handle(const std::string& text) const {
+    if (text.size() < 2) throw ParseError(line, "bad handle '" + text + "'");
+    Handle h{text[0], static_cast<uint8_t>(parse_int(text.substr(1), line))};
+    bool known_kind = false;
+    for (char k : kKindByBits) known_kind |= k == h.kind;
+    if (!known_kind) throw ParseError(line, "unknown handle kind in '" + text + "'");
+    if (h.index > counts.of(h.kind))
+      throw ParseError(line, "handle " + text + " is used before the op that creates it");
+    return h;
+  }
+  template <class T>
+  T number(std::string_view key, T fallback) const {
+    const Arg* arg = find_arg(call, key);
+    return arg ? static_cast<T>(parse_int(arg->value, line)) : fallback;
+  }
+  Mem mem() const {
+    const Arg* arg = find_arg(call, "arg");
+    if (!arg) return Mem::Ok;
+    for (int i = 0; i < 3; ++i)
+      if (arg->value == kMemNames[i]) return static_cast<Mem>(i);
+    throw ParseError(line, "arg= must be ok, ro or bad");
+  }
+  void expect_arity(size_t n) const {
+    if (call.args.size() > n) throw ParseError(line, call.name + ": too many arguments");
+  }
+};
+
+template <class A>
+A parse_attr(CallReader& r) {
+  A a;
+  a.dev = r.handle(r.next_positional());
+  a.flags = r.number<uint32_t>("flags", 0);
+  a.group = r.number<uint32_t>("group", 1);
+  a.attr = r.number<uint64_t>("attr", 1);
+  if (const Arg* fd = find_arg(r.call, "fd")) {
+    if (!fd->value.empty() &&
+        (fd->value[0] == '-' || std::isdigit(static_cast<unsigned char>(fd->value[0])))) {
+      a.fd = FdArg{FdArg::Kind::Raw, {}, static_cast<int32_t>(parse_int(fd->value, r.line))};
+      if (a.fd.raw >= 0)
+        throw ParseError(r.line, "a raw fd= must be negative; name open files by handle");
+    } else {
+      a.fd = FdArg{FdArg::Kind::Handle, r.handle(fd->value), -1};
+    }
+  } else if (const Arg* addr = find_arg(r.call, "addr"); addr && addr->value == "bad") {
+    a.fd = FdArg{FdArg::Kind::Unmapped, {}, -1};
+  }
+  a.arg = r.mem();
+  return a;
+}
+
+Op parse_op(const Call& call, int line, const HandleCounts& counts) {
+  CallReader r{call, line, counts};
+  if (call.name == "open_partition") return OpenPartition{};
+  if (call.name == "open_vfio_file") return OpenFile{true};
+  if (call.name == "open_file") return OpenFile{false};
+  if (call.name == "create_device") {
+    CreateDevice c;
+    c.part = r.handle(r.next_positional());
+    c.type = r.number<uint32_t>("type", 0);
+    c.flags = r.number<uint32_t>("flags", 0);
+    c.arg = r.mem();
+    return c;
+  }
+  if (call.name == "set_attr") return parse_attr<SetAttr>(r);
+  if (call.name == "has_attr") return parse_attr<HasAttr>(r);
+  if (call.name == "get_attr") return parse_attr<GetAttr>(r);
+  if (call.name == "ioctl") {
+    RawIoctl raw;
+    raw.h = r.handle(r.next_positional());
+    raw.request = static_cast<uint32_t>(parse_int(r.next_positional(), line));
+    r.expect_arity(2);
+    return raw;
+  }
+  if (call.name == "close") {
+    Close c{r.handle(r.next_positional())};
+    r.expect_arity(1);
+    return c;
+  }
+  if (call.name == "fail_next") {
+    const std::string& site = r.next_positional();
+    for (int i = 0; i < 3; ++i)
+      if (site == kSiteNames[i]) return FailNext{static_cast<Site>(i)};
+    throw ParseError(line, "fail_next site must be alloc, fd_alloc or copy_to_user");
+  }
+  throw ParseError(line, "unknown call '" + call.name + "'");
+}
+
+}  // namespace
+
+uint8_t& HandleCounts::of(char kind) {
+  switch (kind) {
+    case kPartition:
+      return partitions;
+    case kDevice:
+      return devices;
+    case kVfioFile:
+      return vfio_files;
+    default:
+      return plain_files;
+  }
+}
+
+uint8_t HandleCounts::of(char kind) const {
+  return const_cast<HandleCounts*>(this)->of(kind);
+}
+
+std::optional<Handle> HandleCounts::create(const Op& op) {
+  char kind = std::visit(Overloaded{
+                             [](const OpenPartition&) { return kPartition; },
+                             [](const OpenFile& o) { return o.vfio ? kVfioFile : kPlainFile; },
+                             [](const CreateDevice&) { return kDevice; },
+                             [](const auto&) { return '\0'; },
+                         },
+                         op);
+  if (!kind) return std::nullopt;
+  return Handle{kind, of(kind)++};
+}
+
+Trace decode_input(std::span<const uint8_t> data, size_t max_ops) {
+  ByteReader in(data);
+  Trace trace;
+  trace.profile = kProfileByBit[in.u8() & 1];
+  HandleCounts counts;
+  while (!in.empty() && trace.ops.size() < max_ops) {
+    trace.ops.push_back(read_op(in, counts));
+    counts.create(trace.ops.back());
+  }
+  return trace;
+}
+
+std::vector<uint8_t> encode_input(const Trace& trace) {
+  ByteWriter out;
+  if (trace.profile == kProfileByBit[0])
+    out.u8(0);
+  else if (trace.profile == kProfileByBit[1])
+    out.u8(1);
+  else
+    throw std::invalid_argument("profile '" + trace.profile + "' has no fuzz-input encoding");
+  if (trace.ops.size() > kMaxOps) throw std::invalid_argument("more than kMaxOps ops");
+  HandleCounts counts;
+  for (const Op& op : trace.ops) {
+    write_op(out, op, counts);
+    counts.create(op);
+  }
+  return out.take();
+}
+
+Call to_call(const Op& op, const HandleCounts& counts) {
+  Call call;
+  HandleCounts next = counts;
+  if (auto created = next.create(op)) call.result = to_string(*created);
+  std::visit(Overloaded{
+                 [&](const OpenPartition&) { call.name = "open_partition"; },
+                 [&](const OpenFile& o) { call.name = o.vfio ? "open_vfio_file" : "open_file"; },
+                 [&](const CreateDevice& c) {
+                   call.name = "create_device";
+                   call.args = {{"", to_string(c.part)},
+                                {"type", format_uint(c.type, false)},
+                                {"flags", format_uint(c.flags, true)}};
+                   if (c.arg != Mem::Ok)
+                     call.args.push_back({"arg", kMemNames[static_cast<int>(c.arg)]});
+                 },
+                 [&](const AttrArgs& a) {
+                   call.name = attr_call_name(op);
+                   attr_args(call, a);
+                 },
+                 [&](const RawIoctl& r) {
+                   call.name = "ioctl";
+                   call.args = {{"", to_string(r.h)}, {"", format_uint(r.request, true)}};
+                 },
+                 [&](const Close& c) {
+                   call.name = "close";
+                   call.args = {{"", to_string(c.h)}};
+                 },
+                 [&](const FailNext& f) {
+                   call.name = "fail_next";
+                   call.args = {{"", kSiteNames[static_cast<int>(f.site)]}};
+                 },
+             },
+             op);
+  return call;
+}
+
+std::vector<std::string> Protocol::call_lines(const std::vector<Op>& ops) {
+  std::vector<std::string> lines;
+  HandleCounts counts;
+  for (const Op& op : ops) {
+    lines.push_back(format_call(to_call(op, counts)));
+    counts.create(op);
+  }
+  return lines;
+}
+
+std::string Protocol::outcome_text(const Outcome& outcome) {
+  return to_string(outcome);
+}
+
+std::string Protocol::header(const std::string& profile) {
+  return "# lockstep mshv  profile=" + profile;
+}
+
+std::string print_text(const Trace& trace) {
+  ProgramText program{"mshv", trace.profile, {}};
+  HandleCounts counts;
+  for (size_t i = 0; i < trace.ops.size(); ++i) {
+    program.lines.push_back(
+        {to_call(trace.ops[i], counts), i < trace.notes.size() ? trace.notes[i] : ""});
+    counts.create(trace.ops[i]);
+  }
+  return format_program(program);
+}
+
+Trace parse_text(std::string_view text) {
+  ProgramText program = parse_program(text);
+  if (program.protocol != "mshv")
+    throw ParseError(0, "expected '# lockstep mshv', got protocol '" + program.protocol + "'");
+  Trace trace;
+  trace.profile = program.profile.empty() ? "mshv-v1" : program.profile;
+  HandleCounts counts;
+  int line = 0;
+  for (const auto& l : program.lines) {
+    ++line;
+    trace.ops.push_back(parse_op(l.call, line, counts));
+    auto created = counts.create(trace.ops.back());
+    std::string expected_result = created ? to_string(*created) : "";
+    if (l.call.result != expected_result)
+      throw ParseError(
+          line, "result must be named '" + expected_result + "', not '" + l.call.result + "'");
+    trace.notes.push_back(l.note);
+  }
+  bool any_note = false;
+  for (const auto& n : trace.notes) any_note |= !n.empty();
+  if (!any_note) trace.notes.clear();
+  return trace;
+}
+
+}  // namespace lockstep::mshv

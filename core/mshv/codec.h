@@ -1,0 +1,42 @@
+// The two MSHV trace codecs.
+//  bytes <-> trace: the fuzz input. Total: every byte string decodes to a trace of at most
+//    kMaxOps ops (missing bytes read as zero). Byte 0 picks the profile the real impl runs
+//    (even: mshv-v1, odd: mshv-strict); then per op one opcode byte and its fields.
+//  text <-> trace: the readable program (core/program_text.h); print(parse(t)) == t for every
+//    program print() produces.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/mshv/ops.h"
+#include "core/program_text.h"
+
+namespace lockstep::mshv {
+
+constexpr size_t kMaxOps = 64;
+
+Trace decode_input(std::span<const uint8_t> data, size_t max_ops = kMaxOps);
+// Throws std::invalid_argument for a trace that names a handle before the op creating it, or
+// a profile the fuzz input cannot select.
+std::vector<uint8_t> encode_input(const Trace& trace);
+
+std::string print_text(const Trace& trace);
+Trace parse_text(std::string_view text);  // throws lockstep::ParseError
+
+// One op as a readable call, given how many handles of each kind exist before it.
+Call to_call(const Op& op, const struct HandleCounts& counts);
+
+// Handles created so far, per kind, while walking a trace in order.
+struct HandleCounts {
+  uint8_t partitions = 0, devices = 0, vfio_files = 0, plain_files = 0;
+  uint8_t& of(char kind);
+  uint8_t of(char kind) const;
+  // The handle the op creates, if any (and counts it).
+  std::optional<Handle> create(const Op& op);
+};
+
+}  // namespace lockstep::mshv

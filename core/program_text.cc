@@ -1,0 +1,172 @@
+#include "core/program_text.h"
+
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+
+#include "core/errno_names.h"
+
+namespace lockstep {
+namespace {
+
+constexpr size_t kNoteColumn = 54;  // notes line up, as in the examples of DESIGN.md
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+bool is_name(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.')
+      return false;
+  return true;
+}
+
+// Splits "a, b=c, d" at top-level commas (values never contain parentheses or commas).
+std::vector<std::string_view> split_args(std::string_view s) {
+  std::vector<std::string_view> out;
+  if (trim(s).empty()) return out;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == ',') {
+      out.push_back(trim(s.substr(start, i - start)));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string format_call(const Call& call) {
+  std::string out;
+  if (!call.result.empty()) out += call.result + " = ";
+  out += call.name + "(";
+  for (size_t i = 0; i < call.args.size(); ++i) {
+    if (i) out += ", ";
+    if (!call.args[i].key.empty()) out += call.args[i].key + "=";
+    out += call.args[i].value;
+  }
+  return out + ")";
+}
+
+std::string format_line(const ProgramLine& line) {
+  std::string out = format_call(line.call);
+  if (line.note.empty()) return out;
+  out += out.size() + 1 < kNoteColumn ? std::string(kNoteColumn - out.size(), ' ') : "  ";
+  return out + "# " + line.note;
+}
+
+std::string format_program(const ProgramText& program) {
+  std::string out = "# lockstep " + program.protocol + "  profile=" + program.profile + "\n";
+  for (const auto& line : program.lines) out += format_line(line) + "\n";
+  return out;
+}
+
+Call parse_call(std::string_view text, int line_number) {
+  Call call;
+  text = trim(text);
+  if (auto eq = text.find('='); eq != std::string_view::npos && eq < text.find('(')) {
+    call.result = std::string(trim(text.substr(0, eq)));
+    if (!is_name(call.result))
+      throw ParseError(line_number, "bad result name '" + call.result + "'");
+    text = trim(text.substr(eq + 1));
+  }
+  auto open = text.find('(');
+  if (open == std::string_view::npos || text.back() != ')')
+    throw ParseError(line_number, "expected name(args...), got '" + std::string(text) + "'");
+  call.name = std::string(trim(text.substr(0, open)));
+  if (!is_name(call.name)) throw ParseError(line_number, "bad call name '" + call.name + "'");
+  for (auto piece : split_args(text.substr(open + 1, text.size() - open - 2))) {
+    Arg arg;
+    if (auto eq = piece.find('='); eq != std::string_view::npos) {
+      arg.key = std::string(trim(piece.substr(0, eq)));
+      arg.value = std::string(trim(piece.substr(eq + 1)));
+      if (!is_name(arg.key)) throw ParseError(line_number, "bad argument name '" + arg.key + "'");
+    } else {
+      arg.value = std::string(piece);
+    }
+    if (arg.value.empty()) throw ParseError(line_number, "empty argument in " + call.name);
+    call.args.push_back(std::move(arg));
+  }
+  return call;
+}
+
+ProgramText parse_program(std::string_view text) {
+  ProgramText program;
+  int line_number = 0;
+  bool header_seen = false;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    std::string_view raw = trim(text.substr(0, nl));
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    ++line_number;
+    if (raw.empty()) continue;
+    if (raw.front() == '#') {
+      constexpr std::string_view kHeader = "# lockstep ";
+      if (!header_seen && raw.substr(0, kHeader.size()) == kHeader) {
+        header_seen = true;
+        std::string_view rest = trim(raw.substr(kHeader.size()));
+        auto space = rest.find(' ');
+        program.protocol = std::string(rest.substr(0, space));
+        if (auto p = rest.find("profile="); p != std::string_view::npos)
+          program.profile = std::string(trim(rest.substr(p + 8)));
+      }
+      continue;
+    }
+    if (!header_seen) throw ParseError(line_number, "missing '# lockstep <protocol>' header");
+    ProgramLine line;
+    auto hash = raw.find('#');
+    line.call = parse_call(raw.substr(0, hash), line_number);
+    if (hash != std::string_view::npos) line.note = std::string(trim(raw.substr(hash + 1)));
+    program.lines.push_back(std::move(line));
+  }
+  if (!header_seen) throw ParseError(line_number, "missing '# lockstep <protocol>' header");
+  return program;
+}
+
+std::optional<int> expected_errno(std::string_view note) {
+  note = trim(note);
+  if (note.starts_with("= ")) {
+    auto rest = trim(note.substr(2));
+    int value = 0;
+    auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), value);
+    if (ec == std::errc() && (end == rest.data() + rest.size() || *end == ' ')) return value;
+    return std::nullopt;
+  }
+  auto space = note.find(' ');
+  return errno_from_name(note.substr(0, space));
+}
+
+const Arg* find_arg(const Call& call, std::string_view key) {
+  for (const auto& arg : call.args)
+    if (arg.key == key) return &arg;
+  return nullptr;
+}
+
+std::string format_uint(uint64_t v, bool hex) {
+  if (!hex) return std::to_string(v);
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+int64_t parse_int(std::string_view text, int line_number) {
+  bool negative = text.starts_with('-');
+  std::string_view digits = negative ? text.substr(1) : text;
+  int base = 10;
+  if (digits.starts_with("0x") || digits.starts_with("0X")) {
+    base = 16;
+    digits.remove_prefix(2);
+  }
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value, base);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size())
+    throw ParseError(line_number, "not a number: '" + std::string(text) + "'");
+  return negative ? -static_cast<int64_t>(value) : static_cast<int64_t>(value);
+}
+
+}  // namespace lockstep

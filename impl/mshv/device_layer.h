@@ -1,0 +1,104 @@
+/* The MSHV VFIO bridge device as a userspace "kernel" with an ioctl-shaped C ABI.
+ *
+ * It implements the device of "PCI passthru on Hyper-V (Part I)" (V1 06/13 mshv_vfio.c and
+ * V1 07/13 mshv_root_main.c; /work/shared/reference/mshv-device.md §1.4-1.5) on real resources:
+ *   - every partition, device and VFIO file is a real fd (a memfd with MFD_CLOEXEC; its name
+ *     shows in /proc/self/fd, e.g. "/memfd:mshv-vfio (deleted)");
+ *   - an object is found from an fd by the identity of the file behind it (st_dev, st_ino),
+ *     as the kernel finds it from struct file; fds the layer does not know get ENOTTY and fds
+ *     that are not open get EBADF from the real fd table;
+ *   - a device's reference to a VFIO file is a real dup (F_DUPFD_CLOEXEC) of that file;
+ *   - copy_from_user / copy_to_user / get_user are real checked copies (process_vm_readv /
+ *     process_vm_writev on the own pid): an unmapped page gives EFAULT on both, a PROT_READ page
+ *     on copy_to_user only (process_vm_writev does not use FOLL_FORCE, so it honours PROT_READ,
+ *     unlike a write through /proc/self/mem; impl_test.cc checks both).
+ *
+ * Every entry point returns 0 (or an fd) on success and -1 with errno on failure, like the
+ * syscall it stands for. The layer is process-global, like the kernel it stands in for; it is
+ * thread-safe (a registry mutex, a per-partition mutex as pt_mutex, a per-device lock as
+ * mshv_vfio->lock).
+ */
+#ifndef LOCKSTEP_IMPL_MSHV_DEVICE_LAYER_H_
+#define LOCKSTEP_IMPL_MSHV_DEVICE_LAYER_H_
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- objects ----------------------------------------------------------------------------- */
+
+/* A new partition (as MSHV_CREATE_PARTITION on /dev/mshv): an fd holding the partition's first
+ * reference. */
+int lockstep_mshv_open_partition(void);
+
+/* A new file that the layer's "VFIO driver" recognises (vfio_file_is_valid). Any other open fd
+ * (a plain memfd, an eventfd, ...) is a non-VFIO file. Close it with close(2). */
+int lockstep_vfio_open_file(void);
+
+/* ioctl(2) on a partition fd (MSHV_CREATE_DEVICE) or a device fd (MSHV_SET_DEVICE_ATTR,
+ * MSHV_HAS_DEVICE_ATTR). `request` is truncated to 32 bits, as the kernel's `unsigned int cmd`. */
+int lockstep_mshv_ioctl(int fd, unsigned long request, void* arg);
+
+/* close(2) of a partition or device fd, then the file's release (mshv_device_fop_release /
+ * mshv_partition_release): the userspace stand-in for the last close. Layer fds must be closed
+ * here, not with close(2), and must not be dup'ed by the caller. Other fds are just closed. */
+int lockstep_mshv_close(int fd);
+
+/* ---- configuration ----------------------------------------------------------------------- */
+
+/* "mshv-v1" (default): the series as posted. "mshv-strict": what review asked for (unknown
+ * create flags -> EINVAL; a copy-back fault rolls the device back). Else -1/EINVAL. */
+int lockstep_mshv_set_profile(const char* name);
+
+/* Deliberately broken variants for negative tests. Off by default, and after a reset. */
+enum lockstep_mshv_mutant {
+  LOCKSTEP_MSHV_MUTANT_NONE = 0,
+  /* DEL unlinks the entry (file_refs drops) but never closes its dup: a leak only the fd
+   * oracle sees. */
+  LOCKSTEP_MSHV_MUTANT_DEL_KEEPS_REF = 1,
+  /* ADD skips the EEXIST check: the errno differs. */
+  LOCKSTEP_MSHV_MUTANT_NO_DUP_CHECK = 2,
+  /* Device release never drops its file references: they stay open and counted. */
+  LOCKSTEP_MSHV_MUTANT_RELEASE_KEEPS_FILES = 3
+};
+int lockstep_mshv_set_mutant(int mutant); /* -1/EINVAL for an unknown value */
+
+/* ---- fault injection --------------------------------------------------------------------- */
+
+enum lockstep_mshv_site {
+  LOCKSTEP_MSHV_SITE_NONE = 0,         /* disarm */
+  LOCKSTEP_MSHV_SITE_ALLOC = 1,        /* the next allocation fails: ENOMEM */
+  LOCKSTEP_MSHV_SITE_FD_ALLOC = 2,     /* the next fd installation fails: EMFILE */
+  LOCKSTEP_MSHV_SITE_COPY_TO_USER = 3  /* the next copy_to_user fails: EFAULT */
+};
+/* Arms one fault for the next entry point (open_partition, vfio_open_file, ioctl, close). It
+ * fires at most once, at the first point of that kind the call reaches, and is discarded when
+ * the call returns whether it fired or not. Only the device code has fault points: opening a
+ * partition or a VFIO file and closing reach none. -1/EINVAL for an unknown site. */
+int lockstep_mshv_fail_next(int site);
+
+/* ---- introspection and cleanup ----------------------------------------------------------- */
+
+struct lockstep_mshv_resources {
+  unsigned partitions;     /* live partition objects (fd open, or kept alive by a device) */
+  unsigned partition_refs; /* sum of partition reference counts */
+  unsigned devices;        /* live devices */
+  unsigned file_refs;      /* file references (dups) on device lists */
+};
+/* The kernel's equivalent would be debugfs. Reaches no fault point and disarms nothing. */
+void lockstep_mshv_stats(struct lockstep_mshv_resources* out);
+
+/* Closes and releases every device whose fd the caller never learned (mshv-v1's copy-back
+ * fault leaves the fd installed). Returns how many it closed. */
+int lockstep_mshv_reap(void);
+
+/* Closes and releases every object the layer owns (partition and device fds, held and leaked
+ * dups), forgets every VFIO file registration (the caller's VFIO fds stay open but are no
+ * longer recognised), disarms the fault and restores profile mshv-v1 with no mutant. */
+void lockstep_mshv_reset(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LOCKSTEP_IMPL_MSHV_DEVICE_LAYER_H_ */

@@ -1,0 +1,230 @@
+#include "impl/mshv/target.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <variant>
+
+#include "core/mshv/uapi.h"
+#include "impl/mshv/device_layer.h"
+
+namespace lockstep::mshv {
+namespace {
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+
+constexpr int kUnbound = -1;
+constexpr size_t kPageSize = 4096;
+constexpr size_t kFdSlot = 256;  // where FdArg's int32 lives in the user page, after the struct
+
+int kind_slot(char kind) {
+  switch (kind) {
+    case kPartition: return 0;
+    case kDevice: return 1;
+    case kVfioFile: return 2;
+    case kPlainFile: return 3;
+    default: return -1;
+  }
+}
+
+int layer_site(Site site) {
+  switch (site) {
+    case Site::Alloc: return LOCKSTEP_MSHV_SITE_ALLOC;
+    case Site::FdAlloc: return LOCKSTEP_MSHV_SITE_FD_ALLOC;
+    case Site::CopyToUser: return LOCKSTEP_MSHV_SITE_COPY_TO_USER;
+  }
+  return LOCKSTEP_MSHV_SITE_NONE;
+}
+
+// The errno of a call that returned `result` (0 on success).
+int err_of(int result) { return result < 0 ? errno : 0; }
+
+uint8_t clamp8(unsigned n) { return static_cast<uint8_t>(std::min(n, 255u)); }
+
+Resources resources() {
+  lockstep_mshv_resources r;
+  lockstep_mshv_stats(&r);
+  return {clamp8(r.partitions), clamp8(r.partition_refs), clamp8(r.devices), clamp8(r.file_refs)};
+}
+
+[[noreturn]] void fail_setup(const char* what) {
+  throw std::system_error(errno, std::generic_category(), std::string("lockstep impl: ") + what);
+}
+
+}  // namespace
+
+ImplTarget::ImplTarget(std::string_view profile) {
+  if (profile == "mshv-v1") {
+    profile_ = "mshv-v1";
+  } else if (profile == "mshv-strict") {
+    profile_ = "mshv-strict";
+  } else {
+    throw std::invalid_argument("lockstep impl: the device layer has no profile '" +
+                                std::string(profile) + "' (mshv-v1, mshv-strict)");
+  }
+  for (auto& kind : fds_) kind.fill(kUnbound);
+  pages();
+  lockstep_mshv_reset();
+  lockstep_mshv_set_profile(profile_);
+}
+
+ImplTarget::~ImplTarget() { reap(); }
+
+// One memfd page mapped twice (RW and PROT_READ) plus a PROT_NONE page. The memfd's fd is
+// closed at once: the mappings keep the page, and no fd outlives this call.
+const ImplTarget::Pages& ImplTarget::pages() {
+  static const Pages mapped = [] {
+    int fd = ::memfd_create("lockstep-user-page", MFD_CLOEXEC);
+    if (fd < 0) fail_setup("memfd_create");
+    if (::ftruncate(fd, kPageSize) != 0) fail_setup("ftruncate");
+    void* rw = ::mmap(nullptr, kPageSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void* ro = ::mmap(nullptr, kPageSize, PROT_READ, MAP_SHARED, fd, 0);
+    void* none = ::mmap(nullptr, kPageSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ::close(fd);
+    if (rw == MAP_FAILED || ro == MAP_FAILED || none == MAP_FAILED) fail_setup("mmap");
+    return Pages{static_cast<char*>(rw), static_cast<char*>(ro), static_cast<char*>(none)};
+  }();
+  return mapped;
+}
+
+// ---- handles ---------------------------------------------------------------------------------
+
+int ImplTarget::fd_of(Handle h) const {
+  int slot = kind_slot(h.kind);
+  int fd = slot < 0 ? kUnbound : fds_[slot][h.index];
+  return fd == kUnbound ? kNeverOpenFd : fd;
+}
+
+void ImplTarget::bind(Handle h, int fd) { fds_[kind_slot(h.kind)][h.index] = fd; }
+
+void ImplTarget::unbind(Handle h) {
+  int slot = kind_slot(h.kind);
+  if (slot >= 0) fds_[slot][h.index] = kUnbound;
+}
+
+void* ImplTarget::user_ptr(Mem mem) {
+  switch (mem) {
+    case Mem::Ok: return pages().rw;
+    case Mem::ReadOnly: return pages().ro;
+    case Mem::Unmapped: return pages().none;
+  }
+  return pages().none;
+}
+
+// ---- ops -------------------------------------------------------------------------------------
+
+Outcome ImplTarget::step(const Op& op) {
+  const std::optional<Handle> made = counts_.create(op);  // numbered whether or not op succeeds
+  int err = std::visit(Overloaded{
+                           [&](const OpenPartition&) { return open_partition(*made); },
+                           [&](const OpenFile& o) { return open_file(o, *made); },
+                           [&](const CreateDevice& c) { return create_device(c, *made); },
+                           [&](const SetAttr& a) { return attr_ioctl(a, uapi::kSetDeviceAttr); },
+                           [&](const HasAttr& a) { return attr_ioctl(a, uapi::kHasDeviceAttr); },
+                           [&](const GetAttr& a) { return attr_ioctl(a, uapi::kKvmGetDeviceAttr); },
+                           [&](const RawIoctl& r) { return raw_ioctl(r); },
+                           [&](const Close& c) { return close(c); },
+                           [&](const FailNext& f) { return fail_next(f); },
+                       },
+                       op);
+  // A FailNext covers exactly the next op, even one that never enters the layer (close(2) of a
+  // file, opening a plain file).
+  if (!std::holds_alternative<FailNext>(op)) lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_NONE);
+  return Outcome{err, resources()};
+}
+
+int ImplTarget::open_partition(Handle made) {
+  int fd = lockstep_mshv_open_partition();
+  if (fd < 0) return errno;
+  bind(made, fd);
+  return 0;
+}
+
+int ImplTarget::open_file(const OpenFile& op, Handle made) {
+  int fd = op.vfio ? lockstep_vfio_open_file() : ::memfd_create("plain-file", MFD_CLOEXEC);
+  if (fd < 0) return errno;
+  bind(made, fd);
+  return 0;
+}
+
+int ImplTarget::create_device(const CreateDevice& op, Handle made) {
+  // The fd field starts as a number that is never open: TEST succeeds without writing it back,
+  // and then the handle stays unbound (the model's "device never created").
+  const uapi::CreateDevice args{op.type, static_cast<uint32_t>(kNeverOpenFd), op.flags};
+  std::memcpy(pages().rw, &args, sizeof args);
+  int err = err_of(lockstep_mshv_ioctl(fd_of(op.part), uapi::kCreateDevice, user_ptr(op.arg)));
+  uapi::CreateDevice back;
+  std::memcpy(&back, pages().rw, sizeof back);
+  if (err == 0 && back.fd != static_cast<uint32_t>(kNeverOpenFd))
+    bind(made, static_cast<int>(back.fd));
+  return err;
+}
+
+int ImplTarget::attr_ioctl(const AttrArgs& a, uint32_t request) {
+  uint64_t addr = reinterpret_cast<uintptr_t>(pages().none);
+  if (a.fd.kind != FdArg::Kind::Unmapped) {
+    const int32_t fd = a.fd.kind == FdArg::Kind::Handle ? fd_of(a.fd.handle) : a.fd.raw;
+    std::memcpy(pages().rw + kFdSlot, &fd, sizeof fd);
+    addr = reinterpret_cast<uintptr_t>(pages().rw + kFdSlot);
+  }
+  const uapi::DeviceAttr attr{a.flags, a.group, a.attr, addr};
+  std::memcpy(pages().rw, &attr, sizeof attr);
+  return err_of(lockstep_mshv_ioctl(fd_of(a.dev), request, user_ptr(a.arg)));
+}
+
+int ImplTarget::raw_ioctl(const RawIoctl& op) {
+  return err_of(lockstep_mshv_ioctl(fd_of(op.h), op.request, nullptr));
+}
+
+// Partitions and devices close through the layer (their release runs); files with close(2);
+// an unbound handle's never-open number gets close(2)'s own EBADF.
+int ImplTarget::close(const Close& op) {
+  const int fd = fd_of(op.h);
+  const bool layer_object = op.h.kind == kPartition || op.h.kind == kDevice;
+  int err = err_of(layer_object ? lockstep_mshv_close(fd) : ::close(fd));
+  unbind(op.h);  // Linux frees the number even when close reports an error
+  return err;
+}
+
+int ImplTarget::fail_next(const FailNext& op) {
+  lockstep_mshv_fail_next(layer_site(op.site));
+  return 0;
+}
+
+// ---- end of trace ----------------------------------------------------------------------------
+
+void ImplTarget::finish() {
+  for (char kind : {kDevice, kPartition, kVfioFile, kPlainFile}) {
+    auto& fds = fds_[kind_slot(kind)];
+    for (int& fd : fds) {
+      if (fd == kUnbound) continue;
+      if (kind == kDevice || kind == kPartition) {
+        lockstep_mshv_close(fd);
+      } else {
+        ::close(fd);
+      }
+      fd = kUnbound;
+    }
+  }
+  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_NONE);
+}
+
+void ImplTarget::reap() {
+  finish();  // a no-op after run()'s finish(); keeps reap() safe on its own
+  lockstep_mshv_reap();
+  lockstep_mshv_reset();
+  lockstep_mshv_set_profile(profile_);
+  counts_ = HandleCounts{};
+}
+
+}  // namespace lockstep::mshv

@@ -1,0 +1,67 @@
+// The Target adapter over the real device layer (impl/mshv/device_layer.h): it speaks core's
+// vocabulary (core/mshv/ops.h) and never includes model/. See core/run.h for the contract.
+//
+// Handles -> fds: a handle is bound when the op creating it succeeds; an unbound or closed
+// handle resolves to an fd number that can never be open (INT_MAX, above any fd table), so the
+// real fd table answers EBADF. Mem::Ok / ReadOnly / Unmapped are three real pages mapped once:
+// a RW view and a PROT_READ view of the same memfd page (so a read-only struct can still be
+// filled in), and a PROT_NONE page.
+//
+// The device layer is process-global, like the kernel: one ImplTarget at a time. Constructing
+// one resets the layer and selects the profile; reap() resets it again for the next trace
+// (fuzzers construct one per input, so construction is cheap: the pages are mapped once per
+// process). Select a broken variant with lockstep_mshv_set_mutant() after construction.
+#pragma once
+#include <array>
+#include <climits>
+#include <cstdint>
+#include <string_view>
+
+#include "core/mshv/codec.h"
+#include "core/mshv/ops.h"
+
+namespace lockstep::mshv {
+
+class ImplTarget {
+ public:
+  // "mshv-v1" or "mshv-strict"; throws std::invalid_argument for any other name.
+  explicit ImplTarget(std::string_view profile);
+  ~ImplTarget();
+  ImplTarget(const ImplTarget&) = delete;
+  ImplTarget& operator=(const ImplTarget&) = delete;
+
+  Outcome step(const Op& op);
+  // Closes every still-bound handle through the layer (devices, partitions, then files).
+  void finish();
+  // Closes the device fds the caller never learned, resets the layer for the next trace.
+  void reap();
+
+  static constexpr int kNeverOpenFd = INT_MAX;  // > fs.nr_open's ceiling: never in the table
+
+ private:
+  int open_partition(Handle made);
+  int open_file(const OpenFile& op, Handle made);
+  int create_device(const CreateDevice& op, Handle made);
+  int attr_ioctl(const AttrArgs& a, uint32_t request);
+  int raw_ioctl(const RawIoctl& op);
+  int close(const Close& op);
+  int fail_next(const FailNext& op);
+
+  int fd_of(Handle h) const;
+  void bind(Handle h, int fd);
+  void unbind(Handle h);
+
+  struct Pages {
+    char* rw = nullptr;    // the user page, writable
+    char* ro = nullptr;    // the same page, PROT_READ
+    char* none = nullptr;  // PROT_NONE
+  };
+  static const Pages& pages();  // mapped on first use, kept for the life of the process
+  static void* user_ptr(Mem mem);
+
+  const char* profile_;  // "mshv-v1" or "mshv-strict", as the layer names them
+  HandleCounts counts_;
+  std::array<std::array<int, 256>, 4> fds_;  // per kind (p, d, f, n), by index; -1 = unbound
+};
+
+}  // namespace lockstep::mshv

@@ -1,0 +1,240 @@
+#include "model/mshv/model.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "core/mshv/uapi.h"
+
+namespace lockstep::mshv {
+namespace {
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+
+template <class T>
+T* at(std::vector<T>& v, uint8_t index) {
+  return index < v.size() ? &v[index] : nullptr;
+}
+
+}  // namespace
+
+Outcome Model::step(const Op& op) {
+  fault_ = std::exchange(state_.armed, std::nullopt);  // a FailNext covers exactly one op
+  int err = std::visit(Overloaded{
+                           [&](const OpenPartition&) { return open_partition(); },
+                           [&](const OpenFile& o) { return open_file(o); },
+                           [&](const CreateDevice& c) { return create_device(c); },
+                           [&](const SetAttr& a) { return attr_ioctl(a, profile_.set_request); },
+                           [&](const HasAttr& a) { return attr_ioctl(a, profile_.has_request); },
+                           [&](const GetAttr& a) { return attr_ioctl(a, profile_.get_request); },
+                           [&](const RawIoctl& r) { return raw_ioctl(r); },
+                           [&](const Close& c) { return close(c); },
+                           [&](const FailNext& f) {
+                             state_.armed = f.site;
+                             return 0;
+                           },
+                       },
+                       op);
+  state_.counts.create(op);  // handle numbering never depends on the outcome
+  return Outcome{err, resources()};
+}
+
+bool Model::fault(Site site) {
+  if (fault_ != site) return false;
+  fault_.reset();
+  return true;
+}
+
+Model::FdKind Model::kind_of(Handle h) const {
+  auto& s = const_cast<State&>(state_);
+  switch (h.kind) {
+    case kPartition: {
+      auto* p = at(s.partitions, h.index);
+      return p && p->fd_open ? FdKind::Partition : FdKind::None;
+    }
+    case kDevice: {
+      auto* d = at(s.devices, h.index);
+      return d && d->live && d->fd_known ? FdKind::Device : FdKind::None;
+    }
+    case kVfioFile: {
+      auto* f = at(s.vfio_files, h.index);
+      return f && f->fd_open ? FdKind::VfioFile : FdKind::None;
+    }
+    default: {
+      auto* f = at(s.plain_files, h.index);
+      return f && f->fd_open ? FdKind::PlainFile : FdKind::None;
+    }
+  }
+}
+
+// ---- opening: the resources traces act on ----------------------------------------------------
+
+int Model::open_partition() {
+  state_.partitions.push_back({.fd_open = true, .refs = 1});  // mshv_ioctl_create_partition
+  return 0;
+}
+
+int Model::open_file(const OpenFile& op) {
+  (op.vfio ? state_.vfio_files : state_.plain_files).push_back({op.vfio, true});
+  return 0;
+}
+
+// ---- MSHV_CREATE_DEVICE ---------------------------------------------------------------------
+
+int Model::create_device(const CreateDevice& op) {
+  state_.devices.emplace_back();  // d<n> names this op's device, whether or not it succeeds
+  const size_t index = state_.devices.size() - 1;
+  FdKind kind = kind_of(op.part);
+  if (kind == FdKind::None) return EBADF;        // fdget in sys_ioctl
+  if (kind != FdKind::Partition) return ENOTTY;  // not mshv_partition_fops
+  if (op.arg == Mem::Unmapped) return EFAULT;    // create_device step 1: copy_from_user
+  const bool test = op.flags & uapi::kCreateDeviceTest;
+  if (profile_.reject_unknown_create_flags && (op.flags & ~uapi::kCreateDeviceTest))
+    return EINVAL;  // mshv-strict: unknown flags rejected
+  if (op.type != profile_.vfio_type && !profile_.mutant_no_type_check)
+    return ENODEV;                              // step 2 / kvm_ioctl_create_device
+  if (test && !profile_.mutant_test_creates) {  // step 3: TEST creates nothing
+    if (profile_.test_copies_back && (op.arg == Mem::ReadOnly || fault(Site::CopyToUser)))
+      return EFAULT;  // kvm_vm_ioctl echoes the struct
+    return 0;
+  }
+  if (fault(Site::Alloc)) return ENOMEM;  // step 4: kzalloc
+  const auto& devices = state_.devices;
+  bool busy = std::any_of(devices.begin(), devices.end() - 1, [&](const DeviceState& d) {
+    return d.live && d.partition == op.part.index;
+  });
+  if (busy && !profile_.mutant_no_busy_check) return EBUSY;  // mshv_vfio_create_device
+  if (fault(Site::FdAlloc)) return EMFILE;                   // step 9: anon_inode_getfd rollback
+  DeviceState& dev = state_.devices[index];
+  dev.partition = op.part.index;  // step 7: hlist_add_head
+  dev.live = true;
+  state_.partitions[op.part.index].refs++;                          // step 8: mshv_partition_get
+  if (op.arg == Mem::ReadOnly || fault(Site::CopyToUser)) {         // step 10: copy_to_user fails
+    if (profile_.rollback_on_copy_back_fault) release_device(dev);  // mshv-strict
+    return EFAULT;  // mshv-v1 / kvm: the fd stays installed, "cleanup in fop_release"
+  }
+  dev.fd_known = true;
+  return 0;
+}
+
+// ---- device fd: MSHV_SET_DEVICE_ATTR / MSHV_HAS_DEVICE_ATTR ----------------------------------
+
+int Model::attr_ioctl(const AttrArgs& a, uint32_t request) {
+  FdKind kind = kind_of(a.dev);
+  if (kind == FdKind::None) return EBADF;                     // fdget in sys_ioctl
+  if (kind != FdKind::Device || request == 0) return ENOTTY;  // mshv_device_fop_ioctl default
+  DeviceState& dev = state_.devices[a.dev.index];
+  if (request == profile_.get_request) return EPERM;  // kvm_device_ioctl_attr: no get_attr
+  if (a.arg == Mem::Unmapped) return EFAULT;          // mshv_device_attr_ioctl copy_from_user
+  if (request == profile_.has_request)                // mshv_vfio_has_attr: addr unread
+    return a.group == uapi::kDevVfioFile &&
+                   (a.attr == uapi::kDevVfioFileAdd || a.attr == uapi::kDevVfioFileDel)
+               ? 0
+               : ENXIO;
+  return set_attr(dev, a);
+}
+
+int Model::set_attr(DeviceState& dev, const AttrArgs& a) {
+  if (a.group != uapi::kDevVfioFile) return ENXIO;  // mshv_vfio_set_attr: other groups
+  if (a.attr != uapi::kDevVfioFileAdd && a.attr != uapi::kDevVfioFileDel)
+    return ENXIO;                                         // mshv_vfio_set_file: before get_user
+  if (a.fd.kind == FdArg::Kind::Unmapped) return EFAULT;  // mshv_vfio_set_file: get_user
+  return a.attr == uapi::kDevVfioFileAdd ? file_add(dev, a.fd) : file_del(dev, a.fd);
+}
+
+int Model::file_add(DeviceState& dev, const FdArg& fd) {
+  FdKind kind = fd.kind == FdArg::Kind::Handle ? kind_of(fd.handle) : FdKind::None;
+  if (kind == FdKind::None) return EBADF;       // mshv_vfio_file_add: fget
+  if (kind != FdKind::VfioFile) return EINVAL;  // !vfio_file_is_valid
+  int file = fd.handle.index;
+  bool listed = std::find(dev.files.begin(), dev.files.end(), file) != dev.files.end();
+  if (listed && !profile_.mutant_no_duplicate_check) return EEXIST;  // same struct file
+  if (fault(Site::Alloc)) return ENOMEM;                             // kzalloc of the list entry
+  dev.files.push_back(file);                                         // get_file + list_add_tail
+  return 0;
+}
+
+int Model::file_del(DeviceState& dev, const FdArg& fd) {
+  FdKind kind = fd.kind == FdArg::Kind::Handle ? kind_of(fd.handle) : FdKind::None;
+  if (kind == FdKind::None) return EBADF;  // mshv_vfio_file_del: CLASS(fd)
+  auto it = kind == FdKind::VfioFile
+                ? std::find(dev.files.begin(), dev.files.end(), fd.handle.index)
+                : dev.files.end();
+  if (it == dev.files.end()) return ENOENT;                      // no match (no VFIO check)
+  dev.files.erase(it);                                           // list_del
+  if (profile_.mutant_del_keeps_ref) state_.leaked_file_refs++;  // ... without the fput
+  return 0;
+}
+
+// ---- any other ioctl, with a NULL argument -------------------------------------------------
+
+int Model::raw_ioctl(const RawIoctl& op) {
+  FdKind kind = kind_of(op.h);
+  if (kind == FdKind::None) return EBADF;
+  if (kind == FdKind::Device) {
+    if (op.request != 0 && op.request == profile_.get_request) return EPERM;  // kvm: no get_attr
+    if (op.request == profile_.set_request || op.request == profile_.has_request)
+      return EFAULT;  // copy_from_user(NULL)
+    return ENOTTY;    // mshv_device_fop_ioctl default
+  }
+  if (kind == FdKind::Partition && op.request == profile_.create_request) return EFAULT;
+  return ENOTTY;  // other partition ioctls are outside this model; files have no ioctls
+}
+
+// ---- close: the file's release ---------------------------------------------------------------
+
+void Model::release_device(DeviceState& dev) {
+  if (!profile_.mutant_release_keeps_files)
+    dev.files.clear();  // mshv_vfio_release_device: fput each
+  dev.live = false;     // hlist_del under pt_mutex
+  dev.fd_known = false;
+  state_.partitions[dev.partition].refs--;  // mshv_partition_put
+}
+
+int Model::close(const Close& op) {
+  switch (kind_of(op.h)) {
+    case FdKind::None:
+      return EBADF;  // close(2) of a closed fd
+    case FdKind::Partition:
+      state_.partitions[op.h.index].fd_open = false;  // mshv_partition_release: put
+      state_.partitions[op.h.index].refs--;           // devices keep the partition alive
+      return 0;
+    case FdKind::Device:
+      release_device(state_.devices[op.h.index]);
+      return 0;  // fop_release
+    case FdKind::VfioFile:
+      state_.vfio_files[op.h.index].fd_open = false;
+      return 0;
+    case FdKind::PlainFile:
+      state_.plain_files[op.h.index].fd_open = false;
+      return 0;
+  }
+  return 0;
+}
+
+// ---- observation -----------------------------------------------------------------------------
+
+Resources Model::resources() const {
+  Resources r;
+  for (const auto& p : state_.partitions) {
+    r.partitions += p.alive();
+    r.partition_refs += p.refs;
+  }
+  for (const auto& d : state_.devices) {
+    r.devices += d.live;
+    r.file_refs += d.files.size();
+  }
+  r.file_refs += state_.leaked_file_refs;
+  return r;
+}
+
+int Model::fds_left_open() const {
+  int n = 0;
+  for (const auto& d : state_.devices) n += d.live && !d.fd_known;
+  return n;
+}
+
+}  // namespace lockstep::mshv

@@ -1,0 +1,73 @@
+// The MSHV VFIO bridge device as an executable specification. Pure: no syscalls, no I/O.
+// One function per op; each check is one line citing the kernel function it comes from
+// (reference/mshv-device.md §1.4-1.5 for MSHV, §2 for KVM). The profile switches where
+// implementations differ (model/mshv/profiles.h).
+#pragma once
+#include <optional>
+#include <vector>
+
+#include "core/mshv/codec.h"
+#include "core/mshv/ops.h"
+#include "model/mshv/profiles.h"
+
+namespace lockstep::mshv {
+
+// Kernel objects, indexed by the handle index that names them in the trace.
+struct PartitionState {
+  bool fd_open = false;
+  int refs = 0;  // 1 for the fd + 1 per device (mshv_partition_get in create_device)
+  bool alive() const { return refs > 0; }
+};
+struct FileState {  // an f<n> or n<n> file; lives while its fd is open or a device holds it
+  bool vfio = false;
+  bool fd_open = false;
+};
+struct DeviceState {
+  int partition = -1;
+  bool live = false;       // on the partition's device list
+  bool fd_known = false;   // the caller learned the fd (false: the copy-back faulted)
+  std::vector<int> files;  // indices into State::vfio_files: held file references
+};
+struct State {
+  std::vector<PartitionState> partitions;
+  std::vector<DeviceState> devices;
+  std::vector<FileState> vfio_files;
+  std::vector<FileState> plain_files;
+  int leaked_file_refs = 0;   // references no device owns (only broken variants make these)
+  std::optional<Site> armed;  // FailNext: fault for the next op only
+  HandleCounts counts;
+};
+
+class Model {
+ public:
+  explicit Model(const Profile& profile) : profile_(profile) {}
+  Outcome step(const Op& op);
+  // Device fds installed that no handle reaches (copy-back fault under mshv-v1 and kvm).
+  int fds_left_open() const;
+  const State& state() const { return state_; }
+  const Profile& profile() const { return profile_; }
+  Resources resources() const;
+
+ private:
+  int open_partition();
+  int open_file(const OpenFile& op);
+  int create_device(const CreateDevice& op);
+  int attr_ioctl(const AttrArgs& a, uint32_t request);
+  int set_attr(DeviceState& dev, const AttrArgs& a);
+  int file_add(DeviceState& dev, const FdArg& fd);
+  int file_del(DeviceState& dev, const FdArg& fd);
+  int raw_ioctl(const RawIoctl& op);
+  int close(const Close& op);
+  void release_device(DeviceState& dev);
+
+  // What an fd number refers to in the caller's fd table.
+  enum class FdKind { None, Partition, Device, VfioFile, PlainFile };
+  FdKind kind_of(Handle h) const;
+  bool fault(Site site);  // consumes the armed fault if it is for this site
+
+  const Profile& profile_;
+  State state_;
+  std::optional<Site> fault_;  // the fault armed for the op being stepped
+};
+
+}  // namespace lockstep::mshv

@@ -1,0 +1,94 @@
+#include "model/mshv/profiles.h"
+
+#include <deque>
+
+#include "core/mshv/uapi.h"
+
+namespace lockstep::mshv {
+namespace {
+
+Profile mshv_v1() {
+  Profile p;
+  p.name = "mshv-v1";
+  p.summary = "the series as posted: V1 06-07/13 = V3 05-06/11 (same mshv_vfio.c blob)";
+  p.create_request = uapi::kCreateDevice;
+  p.set_request = uapi::kSetDeviceAttr;
+  p.has_request = uapi::kHasDeviceAttr;
+  p.vfio_type = uapi::kDevTypeVfio;
+  return p;
+}
+
+Profile mshv_strict() {
+  Profile p = mshv_v1();
+  p.name = "mshv-strict";
+  p.summary = "what review asked for: unknown create flags rejected, no fd left on copy-back fault";
+  p.reject_unknown_create_flags = true;
+  p.rollback_on_copy_back_fault = true;
+  return p;
+}
+
+Profile kvm() {
+  Profile p;
+  p.name = "kvm";
+  p.summary = "kvm-vfio through /dev/kvm: virt/kvm/kvm_main.c + virt/kvm/vfio.c";
+  p.create_request = uapi::kKvmCreateDevice;
+  p.set_request = uapi::kKvmSetDeviceAttr;
+  p.has_request = uapi::kKvmHasDeviceAttr;
+  p.get_request = uapi::kKvmGetDeviceAttr;
+  p.vfio_type = uapi::kKvmDevTypeVfio;
+  p.test_copies_back = true;
+  return p;
+}
+
+Profile mutant(std::string name, std::string summary, bool Profile::*flag) {
+  Profile p = mshv_v1();
+  p.name = std::move(name);
+  p.summary = std::move(summary);
+  p.*flag = true;
+  p.mutant = true;
+  return p;
+}
+
+const std::deque<Profile>& all() {
+  static const std::deque<Profile> profiles = {
+      mshv_v1(),
+      mshv_strict(),
+      kvm(),
+      mutant("mutant-no-type-check", "create without the type check",
+             &Profile::mutant_no_type_check),
+      mutant("mutant-no-dup-check", "ADD without the duplicate check",
+             &Profile::mutant_no_duplicate_check),
+      mutant("mutant-del-keeps-ref", "DEL forgets to drop the reference",
+             &Profile::mutant_del_keeps_ref),
+      mutant("mutant-no-busy-check", "a second VFIO device per partition",
+             &Profile::mutant_no_busy_check),
+      mutant("mutant-test-creates", "TEST creates a device", &Profile::mutant_test_creates),
+      mutant("mutant-release-keeps-files", "release keeps the file references",
+             &Profile::mutant_release_keeps_files),
+  };
+  return profiles;
+}
+
+}  // namespace
+
+const Profile* find_profile(std::string_view name) {
+  for (const auto& p : all())
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::vector<const Profile*> shipped_profiles() {
+  std::vector<const Profile*> out;
+  for (const auto& p : all())
+    if (!p.mutant) out.push_back(&p);
+  return out;
+}
+
+std::vector<const Profile*> mutant_profiles() {
+  std::vector<const Profile*> out;
+  for (const auto& p : all())
+    if (p.mutant) out.push_back(&p);
+  return out;
+}
+
+}  // namespace lockstep::mshv

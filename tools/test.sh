@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# README command 2: install, build and pass the whole test suite (what .ci/run runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/install-deps.sh
+cmake --preset default
+cmake --build build/default -j"$(nproc)"
+ctest --preset default
