@@ -4,14 +4,10 @@
 #include <stdexcept>
 
 #include "core/bytes.h"
+#include "core/overloaded.h"
 
 namespace lockstep::mshv {
 namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
 
 constexpr char kKindByBits[4] = {kPartition, kDevice, kVfioFile, kPlainFile};
 constexpr const char* kProfileByBit[2] = {"mshv-v1", "mshv-strict"};

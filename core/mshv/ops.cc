@@ -1,17 +1,9 @@
 #include "core/mshv/ops.h"
 
 #include "core/errno_names.h"
+#include "core/overloaded.h"
 
 namespace lockstep::mshv {
-namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-
-}  // namespace
-
 const char* Protocol::op_name(const Op& op) {
   return std::visit(Overloaded{
                         [](const OpenPartition&) { return "OPEN_PARTITION"; },

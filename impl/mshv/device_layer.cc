@@ -115,6 +115,8 @@ bool get_user(int32_t& value, uint64_t addr) {
 
 // The kernel identifies a file by its struct file *. Every file the layer makes is a fresh
 // memfd, opened exactly once, so its inode is 1:1 with its file object and dups share it.
+// shmem inode numbers only grow (a global counter), so a number is not reused within a trace;
+// reset drops every registration, so a stale VFIO registration cannot outlive one either.
 struct FileId {
   dev_t dev = 0;
   ino_t ino = 0;
@@ -148,12 +150,12 @@ int new_file(const char* name, int& fd, FileId& id) {
 struct Device;
 
 struct Partition {
-  std::mutex pt_mutex;              // held by partition ioctls and device release
-  std::atomic<int> refcount{1};     // the fd's reference + one per device
-  bool fd_open = true;              // under pt_mutex
+  std::mutex pt_mutex;           // held by partition ioctls and device release
+  std::atomic<int> refcount{1};  // the fd's reference + one per device
+  bool fd_open = true;           // under pt_mutex
   int fd = -1;
   FileId id;
-  std::vector<Device*> devices;     // pt_devices, under pt_mutex
+  std::vector<Device*> devices;  // pt_devices, under pt_mutex
 };
 
 struct HeldFile {
@@ -301,7 +303,7 @@ int link_and_install(const std::shared_ptr<Partition>& p, const std::shared_ptr<
     err = enroll(d->id, Entry{Kind::Device, nullptr, d});
     if (err) ::close(d->fd);
   }
-  if (err) {            // step 9: anon_inode_getfd failed: hlist_del, device_release, put
+  if (err) {  // step 9: anon_inode_getfd failed: hlist_del, device_release, put
     unlink_and_release(*p, *d);
     partition_put(*p);
   }
@@ -324,7 +326,7 @@ int create_device(const std::shared_ptr<Partition>& p, void* uarg) {
     return EINVAL;  // mshv-strict: unknown flag bits (Sashiko review of V3 06/11)
   if (args.type != uapi::kDevTypeVfio) return ENODEV;  // step 2: type != MSHV_DEV_TYPE_VFIO
   if (args.flags & uapi::kCreateDeviceTest) return 0;  // step 3: TEST: nothing made or copied
-  if (fault(LOCKSTEP_MSHV_SITE_ALLOC)) return ENOMEM;   // step 4: kzalloc
+  if (fault(LOCKSTEP_MSHV_SITE_ALLOC)) return ENOMEM;  // step 4: kzalloc
   auto device = std::make_shared<Device>();
   if (!p->devices.empty()) return EBUSY;  // step 6: mshv_vfio_create_device finds one listed
   if (int err = link_and_install(p, device)) return err;  // steps 7-9
@@ -408,7 +410,7 @@ int set_attr(Device& d, const uapi::DeviceAttr& a) {
   if (a.group != uapi::kDevVfioFile) return ENXIO;  // mshv_vfio_set_attr: other groups
   if (!is_add_or_del(a.attr)) return ENXIO;         // mshv_vfio_set_file: before get_user
   int32_t fd;
-  if (!get_user(fd, a.addr)) return EFAULT;         // mshv_vfio_set_file: get_user
+  if (!get_user(fd, a.addr)) return EFAULT;  // mshv_vfio_set_file: get_user
   return a.attr == uapi::kDevVfioFileAdd ? file_add(d, fd) : file_del(d, fd);
 }
 
@@ -554,12 +556,14 @@ extern "C" int lockstep_mshv_reap(void) {
     for (const auto& [id, entry] : g_registry)
       if (entry.kind == Kind::Device && !entry.device->fd_learned) orphans.push_back(entry.device);
   }
+  int reaped = 0;
   for (const auto& device : orphans) {
     if (!withdraw_object(device->id)) continue;  // closed meanwhile
     close_if_same(device->fd, device->id);
     device_fop_release(*device);
+    ++reaped;
   }
-  return static_cast<int>(orphans.size());
+  return reaped;
 }
 
 extern "C" void lockstep_mshv_reset(void) {
@@ -569,8 +573,9 @@ extern "C" void lockstep_mshv_reset(void) {
   std::vector<Entry> entries;
   {
     std::lock_guard guard(g_registry_mutex);
-    for (auto& [id, entry] : g_registry) entries.push_back(std::move(entry));
-    g_registry.clear();
+    for (auto& [id, entry] : g_registry)
+      if (entry.kind != Kind::VfioFile) entries.push_back(std::move(entry));
+    g_registry.clear();  // VFIO registrations too: their files belong to the caller
   }
   // Devices first: their release drops the references that keep partitions alive.
   for (const Entry& e : entries) {

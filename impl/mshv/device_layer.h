@@ -66,10 +66,10 @@ int lockstep_mshv_set_mutant(int mutant); /* -1/EINVAL for an unknown value */
 /* ---- fault injection --------------------------------------------------------------------- */
 
 enum lockstep_mshv_site {
-  LOCKSTEP_MSHV_SITE_NONE = 0,         /* disarm */
-  LOCKSTEP_MSHV_SITE_ALLOC = 1,        /* the next allocation fails: ENOMEM */
-  LOCKSTEP_MSHV_SITE_FD_ALLOC = 2,     /* the next fd installation fails: EMFILE */
-  LOCKSTEP_MSHV_SITE_COPY_TO_USER = 3  /* the next copy_to_user fails: EFAULT */
+  LOCKSTEP_MSHV_SITE_NONE = 0,        /* disarm */
+  LOCKSTEP_MSHV_SITE_ALLOC = 1,       /* the next allocation fails: ENOMEM */
+  LOCKSTEP_MSHV_SITE_FD_ALLOC = 2,    /* the next fd installation fails: EMFILE */
+  LOCKSTEP_MSHV_SITE_COPY_TO_USER = 3 /* the next copy_to_user fails: EFAULT */
 };
 /* Arms one fault for the next entry point (open_partition, vfio_open_file, ioctl, close). It
  * fires at most once, at the first point of that kind the call reaches, and is discarded when

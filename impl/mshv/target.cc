@@ -13,15 +13,11 @@
 #include <variant>
 
 #include "core/mshv/uapi.h"
+#include "core/overloaded.h"
 #include "impl/mshv/device_layer.h"
 
 namespace lockstep::mshv {
 namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
 
 constexpr int kUnbound = -1;
 constexpr size_t kPageSize = 4096;
@@ -105,7 +101,12 @@ int ImplTarget::fd_of(Handle h) const {
   return fd == kUnbound ? kNeverOpenFd : fd;
 }
 
-void ImplTarget::bind(Handle h, int fd) { fds_[kind_slot(h.kind)][h.index] = fd; }
+void ImplTarget::bind(Handle h, int fd) {
+  const int slot = kind_slot(h.kind);
+  fds_[slot][h.index] = fd;
+  if (bound_count_ < bound_.size())
+    bound_[bound_count_++] = static_cast<uint16_t>(slot * 256 + h.index);
+}
 
 void ImplTarget::unbind(Handle h) {
   int slot = kind_slot(h.kind);
@@ -204,11 +205,14 @@ int ImplTarget::fail_next(const FailNext& op) {
 // ---- end of trace ----------------------------------------------------------------------------
 
 void ImplTarget::finish() {
-  for (char kind : {kDevice, kPartition, kVfioFile, kPlainFile}) {
-    auto& fds = fds_[kind_slot(kind)];
-    for (int& fd : fds) {
-      if (fd == kUnbound) continue;
-      if (kind == kDevice || kind == kPartition) {
+  // Devices first, then partitions and files: each release then finds its partition still
+  // open, as a caller closing in reverse order of creation would.
+  for (bool devices : {true, false}) {
+    for (size_t i = 0; i < bound_count_; ++i) {
+      const int slot = bound_[i] / 256;
+      int& fd = fds_[slot][bound_[i] % 256];
+      if (fd == kUnbound || (slot == kind_slot(kDevice)) != devices) continue;
+      if (slot == kind_slot(kDevice) || slot == kind_slot(kPartition)) {
         lockstep_mshv_close(fd);
       } else {
         ::close(fd);
@@ -216,6 +220,7 @@ void ImplTarget::finish() {
       fd = kUnbound;
     }
   }
+  bound_count_ = 0;
   lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_NONE);
 }
 

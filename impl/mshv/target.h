@@ -62,6 +62,10 @@ class ImplTarget {
   const char* profile_;  // "mshv-v1" or "mshv-strict", as the layer names them
   HandleCounts counts_;
   std::array<std::array<int, 256>, 4> fds_;  // per kind (p, d, f, n), by index; -1 = unbound
+  // Every slot (kind * 256 + index) bound in this trace, so that finish() visits only those;
+  // left uninitialised: it is constructed once per fuzz input.
+  std::array<uint16_t, 4 * 256> bound_;
+  size_t bound_count_ = 0;
 };
 
 }  // namespace lockstep::mshv

@@ -4,15 +4,11 @@
 #include <cerrno>
 #include <utility>
 
+#include "core/overloaded.h"
 #include "core/mshv/uapi.h"
 
 namespace lockstep::mshv {
 namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
 
 template <class T>
 T* at(std::vector<T>& v, uint8_t index) {
