@@ -4,9 +4,9 @@
 // and their ratio in one run.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -110,7 +110,9 @@ int main(int argc, char** argv) {
   double differential = reporter.rates_["BM_Differential/min_time:3.000"];
   double bare = reporter.rates_["BM_BareSyscalls/min_time:3.000"];
   if (differential > 0 && bare > 0)
-    std::printf("\nmshv differential: %.0f exec/s   bare syscalls: %.0f traces/s   harness/bare time ratio: %.2f\n",
-                differential, bare, bare / differential);
+    std::printf(
+        "\nmshv differential: %.0f exec/s   bare syscalls: %.0f traces/s   harness/bare time "
+        "ratio: %.2f\n",
+        differential, bare, bare / differential);
   return 0;
 }

@@ -9,9 +9,13 @@
 #include <vector>
 
 #include "core/mshv/codec.h"
+#include "core/report.h"
+#include "core/vhost/codec.h"
 #include "impl/mshv/device_layer.h"
 #include "impl/mshv/target.h"
+#include "impl/vhost/target.h"
 #include "model/mshv/model.h"
+#include "model/vhost/model.h"
 
 namespace lockstep::tools {
 
@@ -33,6 +37,40 @@ struct MshvBinding {
     return profile == "mshv-v1" || profile == "mshv-strict";
   }
   static Target target(const std::string& profile) { return Target(profile); }
+  // Lines whose "= 0" / errno note disagrees with the model's outcome.
+  static std::vector<std::string> note_mismatches(const Trace& t,
+                                                  const std::vector<mshv::Outcome>& model) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < t.notes.size() && i < model.size(); ++i) {
+      auto expected = expected_errno(t.notes[i]);
+      if (expected && *expected != model[i].err)
+        out.push_back("line " + std::to_string(i + 1) + ": the program expects '" + t.notes[i] +
+                      "', the model gives " + errno_note(model[i].err));
+    }
+    return out;
+  }
+};
+
+struct VhostBinding {
+  using P = vhost::Protocol;
+  using Trace = vhost::Trace;
+  using Model = vhost::Model;
+  using Target = vhost::ImplTarget;
+  static constexpr std::string_view kName = "vhost";
+  static constexpr std::string_view kCorpus = "vhost_postcopy";
+  static Trace decode(std::span<const uint8_t> bytes) { return vhost::decode_input(bytes); }
+  static std::vector<uint8_t> encode(const Trace& t) { return vhost::encode_input(t); }
+  static Trace parse(std::string_view text) { return vhost::parse_text(text); }
+  static std::string print(const Trace& t) { return vhost::print_text(t); }
+  static bool has_profile(std::string_view name) { return vhost::find_profile(name) != nullptr; }
+  static Model model(const std::string& profile) { return Model(*vhost::find_profile(profile)); }
+  // Our back-end follows the spec profile; peers' profiles run against the peers.
+  static bool target_supports(std::string_view profile) { return profile == "spec"; }
+  static Target target(const std::string& profile) { return Target(profile); }
+  static std::vector<std::string> note_mismatches(const Trace& t,
+                                                  const std::vector<vhost::Outcome>& model) {
+    return vhost::check_notes(t, model);
+  }
 };
 
 }  // namespace lockstep::tools
@@ -43,7 +81,8 @@ namespace lockstep::tools {
 template <class F>
 auto with_binding(std::string_view protocol, F&& f) {
   if (protocol == MshvBinding::kName) return f(MshvBinding{});
-  throw std::invalid_argument("unknown protocol '" + std::string(protocol) + "' (mshv)");
+  if (protocol == VhostBinding::kName) return f(VhostBinding{});
+  throw std::invalid_argument("unknown protocol '" + std::string(protocol) + "' (mshv, vhost)");
 }
 
 }  // namespace lockstep::tools

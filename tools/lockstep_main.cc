@@ -3,11 +3,17 @@
 //   lockstep run mshv --seconds N   bounded differential campaign with a summary table
 //   lockstep corpus build|check     readable programs <-> binary fuzz inputs
 //   lockstep fmt FILE...            rewrite programs in canonical form
+//   lockstep prove [--protocol mshv] invariants of the model by k-induction, every profile
+//   lockstep peer kvm [--profile P] the MSHV model against the real kvm-vfio device
+//   lockstep peer dpdk [--profile P] the vhost-user model against DPDK's librte_vhost
 #include <CLI/CLI.hpp>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 
+#include "peers/dpdk/peer_run.h"
+#include "peers/kvm/peer_run.h"
+#include "proofs/mshv/prove.h"
 #include "tools/bindings.h"
 #include "tools/commands.h"
 
@@ -49,7 +55,59 @@ int main(int argc, char** argv) {
   auto* fmt_cmd = app.add_subcommand("fmt", "rewrite programs in canonical form");
   fmt_cmd->add_option("files", fmt_files)->required()->check(CLI::ExistingFile);
 
+  lockstep::peers::PeerOptions peer;
+  std::string peer_name;
+  bool peer_type_map = false, peer_no_type_map = false;
+  std::string peer_profile;
+  auto* peer_cmd = app.add_subcommand(
+      "peer",
+      "run the model against a real third-party implementation (kvm: /dev/kvm; dpdk: "
+      "librte_vhost through dpdk_vhost_peer)");
+  peer_cmd->add_option("peer", peer_name, "kvm or dpdk")
+      ->required()
+      ->check(CLI::IsMember({"kvm", "dpdk"}));
+  peer_cmd->add_option("--profile", peer_profile,
+                       "kvm: kvm (default), mshv-v1 or mshv-strict; dpdk: dpdk-22.11 (default) "
+                       "or spec");
+  peer_cmd->add_option("--seconds", peer.seconds, "generated-trace phase length")
+      ->check(CLI::NonNegativeNumber);
+  peer_cmd->add_option("--seed", peer.seed, "random seed");
+  peer_cmd->add_option("--corpus", peer.corpus_root, "corpus root");
+  peer_cmd->add_option("--report", peer.report_path, "write a markdown report here");
+  peer_cmd->add_option("--findings", peer.findings_dir, "where minimal disagreements go");
+  peer_cmd->add_flag("--type-map", peer_type_map,
+                     "swap MSHV and KVM numbers (type 0<->4, ...); default for mshv-* profiles");
+  peer_cmd->add_flag("--no-type-map", peer_no_type_map, "pass type and request numbers as-is");
+
+  lockstep::mshv::proofs::ProveOptions prove_options;
+  auto* prove_cmd = app.add_subcommand(
+      "prove", "k-induction / BMC of the model's invariants, every profile and mutant");
+  prove_cmd->add_option("--protocol", prove_options.protocol, "mshv | vhost");
+  prove_cmd->add_option("--profile", prove_options.profile, "one profile (default: all)");
+  prove_cmd->add_flag("--json", prove_options.json, "JSON for CI");
+  prove_cmd->add_option("--emit-corpus", prove_options.emit_corpus,
+                        "write counterexamples as <invariant>__<profile>.txt/.bin here");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*prove_cmd) return lockstep::mshv::proofs::prove_command(prove_options);
+
+  if (*peer_cmd && peer_name == "dpdk") {
+    lockstep::peers::dpdk::PeerOptions d;
+    if (!peer_profile.empty()) d.profile = peer_profile;
+    d.seconds = peer.seconds;
+    d.seed = peer.seed;
+    d.corpus_root = peer.corpus_root;
+    d.report_path = peer.report_path;
+    if (peer_cmd->count("--findings")) d.findings_dir = peer.findings_dir;
+    return lockstep::peers::dpdk::run_dpdk_peer(d);
+  }
+  if (*peer_cmd) {
+    if (!peer_profile.empty()) peer.profile = peer_profile;
+    if (peer_type_map) peer.type_map = true;
+    if (peer_no_type_map) peer.type_map = false;
+    return lockstep::peers::run_kvm_peer(peer);
+  }
 
   if (*replay_cmd) return replay(replay_file, replay_protocol, replay_profile);
   if (*run_cmd) return run_campaign(campaign);

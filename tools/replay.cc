@@ -49,15 +49,9 @@ int replay_with(const std::string& path, const std::string& bytes,
   auto target = B::target(trace.profile);
   auto verdict = run<typename B::P>(trace.ops, model, target);
   std::cout << side_by_side<typename B::P>(trace.profile, trace.ops, verdict);
-  int annotation_mismatches = 0;
-  for (size_t i = 0; i < trace.notes.size() && i < verdict.model.size(); ++i) {
-    auto expected = expected_errno(trace.notes[i]);
-    if (expected && *expected != verdict.model[i].err) {
-      std::cout << "# line " << i + 1 << ": the program expects '" << trace.notes[i]
-                << "', the model gives " << errno_note(verdict.model[i].err) << "\n";
-      ++annotation_mismatches;
-    }
-  }
+  const std::vector<std::string> mismatches = B::note_mismatches(trace, verdict.model);
+  for (const auto& m : mismatches) std::cout << "# " << m << "\n";
+  const size_t annotation_mismatches = mismatches.size();
   std::cout << "# " << path << ": " << trace.ops.size() << " ops, "
             << (verdict.ok() ? "no divergence" : "DIVERGED") << ", fds +" << verdict.fds_delta
             << " (model expects +" << verdict.fds_expected << ")"

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "core/bytes.h"
+#include "core/mshv/uapi.h"
 #include "core/overloaded.h"
 
 namespace lockstep::mshv {
@@ -14,6 +15,15 @@ constexpr const char* kProfileByBit[2] = {"mshv-v1", "mshv-strict"};
 constexpr size_t kOpCount = std::variant_size_v<Op>;
 
 // ---- bytes ----------------------------------------------------------------------------------
+
+// A raw request outside the MSHV (0xB8) and KVM (0xAE) ioctl families is answered by the VFS
+// (do_vfs_ioctl: FIOCLEX, FIONBIO, FIGETBSZ, ...) before any device sees it, which this model
+// does not cover; decoding folds such requests into the MSHV family instead.
+uint32_t in_device_family(uint32_t request) {
+  const uint32_t type = (request >> 8) & 0xff;
+  if (type == uapi::kMshvIoctl || type == uapi::kKvmIo) return request;
+  return (request & ~0xff00u) | (uapi::kMshvIoctl << 8);
+}
 
 // Handle byte: kind in bits 0-1, index in bits 2-7, folded onto the handles that exist (or the
 // next one, which names nothing and so exercises EBADF).
@@ -98,7 +108,7 @@ Op read_op(ByteReader& in, const HandleCounts& counts) {
     case 6: {
       RawIoctl r;
       r.h = read_handle(in, counts);
-      r.request = in.uint<uint32_t>();
+      r.request = in_device_family(in.uint<uint32_t>());
       return r;
     }
     case 7:
@@ -123,6 +133,8 @@ void write_op(ByteWriter& out, const Op& op, const HandleCounts& counts) {
                  [&](const HasAttr& a) { write_attr(out, a, counts); },
                  [&](const GetAttr& a) { write_attr(out, a, counts); },
                  [&](const RawIoctl& r) {
+                   if (in_device_family(r.request) != r.request)
+                     throw std::invalid_argument("ioctl request outside the 0xB8/0xAE families");
                    write_handle(out, r.h, counts);
                    out.uint(r.request);
                  },
@@ -246,6 +258,10 @@ Op parse_op(const Call& call, int line, const HandleCounts& counts) {
     RawIoctl raw;
     raw.h = r.handle(r.next_positional());
     raw.request = static_cast<uint32_t>(parse_int(r.next_positional(), line));
+    if (in_device_family(raw.request) != raw.request)
+      throw ParseError(line,
+                       "ioctl requests outside the 0xB8 (MSHV) and 0xAE (KVM) families reach "
+                       "do_vfs_ioctl first, which this model does not cover");
     r.expect_arity(2);
     return raw;
   }

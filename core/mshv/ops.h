@@ -59,7 +59,7 @@ struct AttrArgs {  // ioctl(dev, MSHV_{SET,HAS}_DEVICE_ATTR / KVM_GET_DEVICE_ATT
 struct SetAttr : AttrArgs {};
 struct HasAttr : AttrArgs {};
 struct GetAttr : AttrArgs {};  // only KVM defines GET; on MSHV it is an unknown ioctl
-struct RawIoctl {              // ioctl(h, request, NULL): any other request number
+struct RawIoctl {  // ioctl(h, request, NULL): a request of the 0xB8/0xAE families (see codec)
   Handle h{kDevice, 0};
   uint32_t request = 0;
   bool operator==(const RawIoctl&) const = default;

@@ -42,8 +42,12 @@ std::atomic<int> g_mutant{LOCKSTEP_MSHV_MUTANT_NONE};
 // Per thread: a fault is armed for *this caller's* next call.
 thread_local int t_armed = LOCKSTEP_MSHV_SITE_NONE;
 
-bool strict() { return g_strict.load(std::memory_order_relaxed); }
-bool mutant(int which) { return g_mutant.load(std::memory_order_relaxed) == which; }
+bool strict() {
+  return g_strict.load(std::memory_order_relaxed);
+}
+bool mutant(int which) {
+  return g_mutant.load(std::memory_order_relaxed) == which;
+}
 
 // True (once) if the armed fault is for `site`: the first point of that kind fails.
 bool fault(int site) {
@@ -68,7 +72,9 @@ Counters g_count;
 
 pid_t g_pid = 0;
 
-void refresh_pid() { g_pid = ::getpid(); }
+void refresh_pid() {
+  g_pid = ::getpid();
+}
 
 // process_vm_* takes a pid; getpid() is a syscall in glibc >= 2.25, so it is cached and
 // refreshed in a forked child.
@@ -477,7 +483,9 @@ int fail(int err) {
 }
 
 // Entry points return an fd / 0, or -errno internally; this turns that into the syscall shape.
-int as_syscall(int result) { return result < 0 ? fail(-result) : result; }
+int as_syscall(int result) {
+  return result < 0 ? fail(-result) : result;
+}
 
 }  // namespace
 

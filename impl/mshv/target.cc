@@ -25,27 +25,39 @@ constexpr size_t kFdSlot = 256;  // where FdArg's int32 lives in the user page, 
 
 int kind_slot(char kind) {
   switch (kind) {
-    case kPartition: return 0;
-    case kDevice: return 1;
-    case kVfioFile: return 2;
-    case kPlainFile: return 3;
-    default: return -1;
+    case kPartition:
+      return 0;
+    case kDevice:
+      return 1;
+    case kVfioFile:
+      return 2;
+    case kPlainFile:
+      return 3;
+    default:
+      return -1;
   }
 }
 
 int layer_site(Site site) {
   switch (site) {
-    case Site::Alloc: return LOCKSTEP_MSHV_SITE_ALLOC;
-    case Site::FdAlloc: return LOCKSTEP_MSHV_SITE_FD_ALLOC;
-    case Site::CopyToUser: return LOCKSTEP_MSHV_SITE_COPY_TO_USER;
+    case Site::Alloc:
+      return LOCKSTEP_MSHV_SITE_ALLOC;
+    case Site::FdAlloc:
+      return LOCKSTEP_MSHV_SITE_FD_ALLOC;
+    case Site::CopyToUser:
+      return LOCKSTEP_MSHV_SITE_COPY_TO_USER;
   }
   return LOCKSTEP_MSHV_SITE_NONE;
 }
 
 // The errno of a call that returned `result` (0 on success).
-int err_of(int result) { return result < 0 ? errno : 0; }
+int err_of(int result) {
+  return result < 0 ? errno : 0;
+}
 
-uint8_t clamp8(unsigned n) { return static_cast<uint8_t>(std::min(n, 255u)); }
+uint8_t clamp8(unsigned n) {
+  return static_cast<uint8_t>(std::min(n, 255u));
+}
 
 Resources resources() {
   lockstep_mshv_resources r;
@@ -74,7 +86,9 @@ ImplTarget::ImplTarget(std::string_view profile) {
   lockstep_mshv_set_profile(profile_);
 }
 
-ImplTarget::~ImplTarget() { reap(); }
+ImplTarget::~ImplTarget() {
+  reap();
+}
 
 // One memfd page mapped twice (RW and PROT_READ) plus a PROT_NONE page. The memfd's fd is
 // closed at once: the mappings keep the page, and no fd outlives this call.
@@ -115,9 +129,12 @@ void ImplTarget::unbind(Handle h) {
 
 void* ImplTarget::user_ptr(Mem mem) {
   switch (mem) {
-    case Mem::Ok: return pages().rw;
-    case Mem::ReadOnly: return pages().ro;
-    case Mem::Unmapped: return pages().none;
+    case Mem::Ok:
+      return pages().rw;
+    case Mem::ReadOnly:
+      return pages().ro;
+    case Mem::Unmapped:
+      return pages().none;
   }
   return pages().none;
 }

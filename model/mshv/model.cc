@@ -4,8 +4,8 @@
 #include <cerrno>
 #include <utility>
 
-#include "core/overloaded.h"
 #include "core/mshv/uapi.h"
+#include "core/overloaded.h"
 
 namespace lockstep::mshv {
 namespace {
@@ -187,7 +187,8 @@ void Model::release_device(DeviceState& dev) {
     dev.files.clear();  // mshv_vfio_release_device: fput each
   dev.live = false;     // hlist_del under pt_mutex
   dev.fd_known = false;
-  state_.partitions[dev.partition].refs--;  // mshv_partition_put
+  if (!profile_.mutant_release_keeps_partition)
+    state_.partitions[dev.partition].refs--;  // mshv_partition_put
 }
 
 int Model::close(const Close& op) {

@@ -65,6 +65,8 @@ const std::deque<Profile>& all() {
       mutant("mutant-test-creates", "TEST creates a device", &Profile::mutant_test_creates),
       mutant("mutant-release-keeps-files", "release keeps the file references",
              &Profile::mutant_release_keeps_files),
+      mutant("mutant-release-keeps-partition", "release forgets mshv_partition_put",
+             &Profile::mutant_release_keeps_partition),
   };
   return profiles;
 }

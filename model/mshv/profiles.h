@@ -28,13 +28,14 @@ struct Profile {
   bool test_copies_back = false;
 
   // Negative variants (proofs/ and the oracle's negative tests): deliberately broken rules.
-  bool mutant_no_type_check = false;        // create accepts any type
-  bool mutant_no_duplicate_check = false;   // ADD skips EEXIST
-  bool mutant_del_keeps_ref = false;        // DEL unlinks the entry but keeps the reference
-  bool mutant_no_busy_check = false;        // second VFIO device allowed
-  bool mutant_test_creates = false;         // TEST falls through and creates
-  bool mutant_release_keeps_files = false;  // release forgets to drop file references
-  bool mutant = false;                      // any mutant_* set
+  bool mutant_no_type_check = false;            // create accepts any type
+  bool mutant_no_duplicate_check = false;       // ADD skips EEXIST
+  bool mutant_del_keeps_ref = false;            // DEL unlinks the entry but keeps the reference
+  bool mutant_no_busy_check = false;            // second VFIO device allowed
+  bool mutant_test_creates = false;             // TEST falls through and creates
+  bool mutant_release_keeps_files = false;      // release forgets to drop file references
+  bool mutant_release_keeps_partition = false;  // release forgets mshv_partition_put
+  bool mutant = false;                          // any mutant_* set
 };
 
 // Shipped profiles: "mshv-v1", "mshv-strict", "kvm"; negative variants: "mutant-*".

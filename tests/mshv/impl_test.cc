@@ -31,9 +31,13 @@ namespace {
 constexpr size_t kPage = 4096;
 
 // errno of a call returning -1 on failure; 0 on success.
-int err_of(int rc) { return rc < 0 ? errno : 0; }
+int err_of(int rc) {
+  return rc < 0 ? errno : 0;
+}
 
-int open_fds() { return static_cast<int>(FdSet::current().size()); }
+int open_fds() {
+  return static_cast<int>(FdSet::current().size());
+}
 
 struct Stats {
   unsigned partitions, partition_refs, devices, file_refs;
@@ -404,8 +408,8 @@ TEST_F(Layer, AttrWithUnreadableStructIsEfault) {
 TEST_F(Layer, OutOfTreeGetNumberIsTheSeriesHas) {
   static_assert(uapi::kOutOfTreeGetDeviceAttr == uapi::kHasDeviceAttr);
   int p = partition(), d = device(p);
-  EXPECT_EQ(
-      attr_at(d, uapi::kOutOfTreeGetDeviceAttr, uapi::kDevVfioFile, uapi::kDevVfioFileAdd, 0), 0);
+  EXPECT_EQ(attr_at(d, uapi::kOutOfTreeGetDeviceAttr, uapi::kDevVfioFile, uapi::kDevVfioFileAdd, 0),
+            0);
 }
 
 TEST_F(Layer, OtherRequestsOnADeviceAreEnotty) {
@@ -471,7 +475,7 @@ TEST_F(Layer, AddOfTheSameFileIsEexistEvenThroughAnotherFd) {
   int same_file = ::dup(f);  // same struct file, another number
   plain_.push_back(same_file);
   EXPECT_EQ(add(d, same_file), EEXIST);
-  EXPECT_EQ(open_fds(), fds + 1);  // only our dup; the temporary reference was dropped
+  EXPECT_EQ(open_fds(), fds + 1);     // only our dup; the temporary reference was dropped
   EXPECT_EQ(add(d, vfio_file()), 0);  // another file is fine
   EXPECT_EQ(stats().file_refs, 2u);
 }
@@ -741,10 +745,18 @@ TEST_F(Layer, ConcurrentPartitionsBalance) {
 
 // ---- ImplTarget ------------------------------------------------------------------------------
 
-Handle p(uint8_t i) { return {kPartition, i}; }
-Handle d(uint8_t i) { return {kDevice, i}; }
-Handle f(uint8_t i) { return {kVfioFile, i}; }
-Handle n(uint8_t i) { return {kPlainFile, i}; }
+Handle p(uint8_t i) {
+  return {kPartition, i};
+}
+Handle d(uint8_t i) {
+  return {kDevice, i};
+}
+Handle f(uint8_t i) {
+  return {kVfioFile, i};
+}
+Handle n(uint8_t i) {
+  return {kPlainFile, i};
+}
 
 SetAttr add_op(Handle dev, Handle file) {
   SetAttr s;

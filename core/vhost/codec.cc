@@ -1,0 +1,470 @@
+#include "core/vhost/codec.h"
+
+#include <cstring>
+#include <stdexcept>
+
+#include "core/bytes.h"
+
+namespace lockstep::vhost {
+namespace {
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;  // clang 14 has no aggregate CTAD
+
+constexpr size_t kProfileCount = std::size(kFuzzProfiles);
+constexpr uint8_t kPreambleBit = 0x4;
+constexpr size_t kMaxBytes = 8192;       // payload / raw write bytes a fuzz input can carry
+constexpr uint32_t kSmallRequests = 48;  // request byte < 48: the id itself (0..47)
+constexpr uint8_t kWideRequest = 0xf8;   // request byte >= 0xf8: a u32 id follows
+
+// ---- bytes ----------------------------------------------------------------------------------
+
+enum Form : uint8_t { kRaw = 0, kU64 = 1, kVringState = 2, kMemTable = 3 };
+
+uint32_t read_flags(ByteReader& in) {
+  uint8_t f = in.u8();
+  switch (f >> 6) {
+    case 0:
+    case 1:
+      return uapi::kVersion | (f & uapi::kNeedReply);  // well-formed, half with NEED_REPLY
+    case 2:
+      return f & 0x3f;  // any low bits
+    default:
+      return in.uint<uint32_t>();
+  }
+}
+
+void write_flags(ByteWriter& out, uint32_t flags) {
+  if (flags == uapi::kVersion || flags == (uapi::kVersion | uapi::kNeedReply)) {
+    out.u8(static_cast<uint8_t>(flags & uapi::kNeedReply));
+  } else if (flags < 0x40) {
+    out.u8(static_cast<uint8_t>(0x80 | flags));
+  } else {
+    out.u8(0xc0);
+    out.uint(flags);
+  }
+}
+
+FdSpec read_fd(ByteReader& in) {
+  switch (in.u8() % 3) {
+    case 0:
+      return {FdKind::Eventfd, 0};
+    case 1:
+      return {FdKind::Memfd, in.uint<uint32_t>() % (kMaxMemfdSize + 1)};
+    default:
+      return {FdKind::File, 0};
+  }
+}
+
+void write_fd(ByteWriter& out, const FdSpec& fd) {
+  switch (fd.kind) {
+    case FdKind::Eventfd:
+      out.u8(0);
+      return;
+    case FdKind::Memfd:
+      if (fd.size > kMaxMemfdSize) throw std::invalid_argument("memfd above kMaxMemfdSize");
+      out.u8(1);
+      out.uint(static_cast<uint32_t>(fd.size));
+      return;
+    case FdKind::File:
+      out.u8(2);
+      return;
+    default:
+      throw std::invalid_argument("the front-end attaches only eventfd, memfd or file");
+  }
+}
+
+Send read_send(ByteReader& in) {
+  Send s;
+  uint8_t r = in.u8();
+  s.request = r >= kWideRequest ? in.uint<uint32_t>() : r % kSmallRequests;
+  s.flags = read_flags(in);
+  uint8_t shape = in.u8();
+  switch (shape & 3) {
+    case kRaw:
+      s.payload = in.bytes(in.uint<uint16_t>() % (kMaxBytes + 1));
+      break;
+    case kU64:
+      s.payload = in.bytes(8);
+      break;
+    case kVringState: {
+      uint32_t index = in.u8() % 4;
+      s.payload = vring_state_payload(index, in.uint<uint32_t>());
+      break;
+    }
+    case kMemTable: {
+      size_t n = 1 + in.u8() % uapi::kMaxRegions;
+      std::vector<uapi::MemoryRegion> table;
+      uint64_t gpa = 0;
+      for (size_t i = 0; i < n; ++i) {
+        uint64_t size = uint64_t{0x1000} << (in.u8() % 9);  // 4 KiB .. 1 MiB
+        table.push_back({gpa, size, 0x7f0000000000 + gpa, 0});
+        s.fds.push_back({FdKind::Memfd, size});
+        gpa += size;
+      }
+      s.payload = mem_table_payload(table);
+      break;
+    }
+  }
+  size_t nfds = (shape >> 3) % (kMaxSendFds + 1);
+  for (size_t i = 0; i < nfds && s.fds.size() < kMaxSendFds; ++i) s.fds.push_back(read_fd(in));
+  if (shape & 4) s.size = in.uint<uint32_t>();
+  return s;
+}
+
+void write_send(ByteWriter& out, const Send& s) {
+  if (s.request < kSmallRequests) {
+    out.u8(static_cast<uint8_t>(s.request));
+  } else {
+    out.u8(kWideRequest);
+    out.uint(s.request);
+  }
+  write_flags(out, s.flags);
+  if (s.fds.size() > kMaxSendFds) throw std::invalid_argument("more than kMaxSendFds fds");
+  if (s.payload.size() > kMaxBytes) throw std::invalid_argument("payload above 8192 bytes");
+  out.u8(static_cast<uint8_t>(kRaw | (s.size ? 4 : 0) | (s.fds.size() << 3)));
+  out.uint(static_cast<uint16_t>(s.payload.size()));
+  out.bytes(s.payload);
+  for (const auto& fd : s.fds) write_fd(out, fd);
+  if (s.size) out.uint(*s.size);
+}
+
+Op read_op(ByteReader& in) {
+  uint8_t kind = in.u8() % 16;
+  if (kind <= 10) return read_send(in);
+  if (kind <= 12) return RawBytes{in.bytes(in.uint<uint16_t>() % (kMaxBytes + 1))};
+  if (kind == 13) return Disconnect{};
+  if (kind == 14) return Connect{};
+  return FailNext{static_cast<Site>(in.u8() % 5)};
+}
+
+void write_op(ByteWriter& out, const Op& op) {
+  std::visit(Overloaded{
+                 [&](const Send& s) {
+                   out.u8(0);
+                   write_send(out, s);
+                 },
+                 [&](const RawBytes& r) {
+                   if (r.bytes.size() > kMaxBytes) throw std::invalid_argument("raw above 8192");
+                   out.u8(11);
+                   out.uint(static_cast<uint16_t>(r.bytes.size()));
+                   out.bytes(r.bytes);
+                 },
+                 [&](const Disconnect&) { out.u8(13); },
+                 [&](const Connect&) { out.u8(14); },
+                 [&](const FailNext& f) {
+                   out.u8(15);
+                   out.u8(static_cast<uint8_t>(f.site));
+                 },
+             },
+             op);
+}
+
+// ---- text -----------------------------------------------------------------------------------
+
+constexpr const char* kSiteNames[5] = {"userfaultfd", "uffdio_api", "uffdio_register", "mmap",
+                                       "sendmsg"};
+
+std::string hex(const std::vector<uint8_t>& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : bytes) {
+    out += kDigits[b >> 4];
+    out += kDigits[b & 15];
+  }
+  return out;
+}
+
+std::vector<uint8_t> unhex(std::string_view text, int line) {
+  auto digit = [&](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    throw ParseError(line, "not a hex byte string: '" + std::string(text) + "'");
+  };
+  if (text.size() % 2)
+    throw ParseError(line, "odd number of hex digits in '" + std::string(text) + "'");
+  std::vector<uint8_t> out;
+  for (size_t i = 0; i < text.size(); i += 2)
+    out.push_back(static_cast<uint8_t>(digit(text[i]) << 4 | digit(text[i + 1])));
+  return out;
+}
+
+bool is_vring_state_request(uint32_t r) {
+  return r == uapi::kSetVringNum || r == uapi::kSetVringBase || r == uapi::kGetVringBase ||
+         r == uapi::kSetVringEnable;
+}
+
+std::vector<uint64_t> split_numbers(std::string_view text, size_t count, int line) {
+  std::vector<uint64_t> out;
+  size_t start = 0;
+  for (size_t i = 0; i <= text.size(); ++i)
+    if (i == text.size() || text[i] == ':') {
+      out.push_back(static_cast<uint64_t>(parse_int(text.substr(start, i - start), line)));
+      start = i + 1;
+    }
+  if (out.size() != count)
+    throw ParseError(line, "expected " + std::to_string(count) + " ':'-separated numbers in '" +
+                               std::string(text) + "'");
+  return out;
+}
+
+// The payload as printed arguments: the first typed form that encodes it exactly.
+void payload_args(Call& call, const Send& s) {
+  const auto& p = s.payload;
+  if (p.empty()) return;
+  if (p.size() == 8 && is_vring_state_request(s.request)) {
+    uapi::VringState v;
+    std::memcpy(&v, p.data(), 8);
+    call.args.push_back({"ring", format_uint(v.index, false)});
+    call.args.push_back({"num", format_uint(v.num, false)});
+    return;
+  }
+  if (p.size() == 8) {
+    uint64_t v;
+    std::memcpy(&v, p.data(), 8);
+    call.args.push_back({"u64", format_uint(v, true)});
+    return;
+  }
+  if (s.request == uapi::kSetMemTable || s.request == uapi::kAddMemReg) {
+    auto table = parse_mem_table(p);
+    uapi::MemoryHeader h;
+    std::memcpy(&h, p.data(), sizeof h);
+    if (table && !table->empty() && h.padding == 0) {
+      for (const auto& r : *table)
+        call.args.push_back({"region", format_uint(r.guest_phys_addr, true) + ":" +
+                                           format_uint(r.memory_size, true) + ":" +
+                                           format_uint(r.userspace_addr, true) + ":" +
+                                           format_uint(r.mmap_offset, true)});
+      return;
+    }
+  }
+  if (s.request == uapi::kSetLogBase && p.size() == 16) {
+    uapi::Log log;
+    std::memcpy(&log, p.data(), 16);
+    call.args.push_back(
+        {"log", format_uint(log.mmap_size, true) + ":" + format_uint(log.mmap_offset, true)});
+    return;
+  }
+  call.args.push_back({"payload", hex(p)});
+}
+
+uint32_t parse_request(const std::string& text, int line) {
+  for (uint32_t id = 1; id <= uapi::kMaxRequest; ++id)
+    if (uapi::request_name(id) == text) return id;
+  int64_t v = parse_int(text, line);
+  if (v < 0 || v > 0xffffffffll) throw ParseError(line, "request id out of range: " + text);
+  return static_cast<uint32_t>(v);
+}
+
+FdSpec parse_fd(const std::string& text, int line) {
+  if (text == "eventfd") return {FdKind::Eventfd, 0};
+  if (text == "file") return {FdKind::File, 0};
+  if (text.starts_with("memfd:")) {
+    int64_t size = parse_int(std::string_view(text).substr(6), line);
+    if (size < 0) throw ParseError(line, "negative memfd size");
+    return {FdKind::Memfd, static_cast<uint64_t>(size)};
+  }
+  throw ParseError(line, "fd= must be eventfd, file or memfd:SIZE, not '" + text + "'");
+}
+
+Send parse_send(const Call& call, int line) {
+  if (call.args.empty() || !call.args[0].key.empty())
+    throw ParseError(line, "send: the first argument is the request");
+  Send s;
+  s.request = parse_request(call.args[0].value, line);
+  s.flags = uapi::kVersion;
+  std::vector<uapi::MemoryRegion> regions;
+  std::optional<uint32_t> ring, num;
+  int forms = 0;
+  for (size_t i = 1; i < call.args.size(); ++i) {
+    const Arg& a = call.args[i];
+    auto number = [&] { return static_cast<uint64_t>(parse_int(a.value, line)); };
+    if (a.key == "flags") {
+      s.flags = static_cast<uint32_t>(number());
+    } else if (a.key == "u64") {
+      s.payload = u64_payload(number());
+      ++forms;
+    } else if (a.key == "ring") {
+      ring = static_cast<uint32_t>(number());
+    } else if (a.key == "num") {
+      num = static_cast<uint32_t>(number());
+    } else if (a.key == "region") {
+      auto v = split_numbers(a.value, 4, line);
+      regions.push_back({v[0], v[1], v[2], v[3]});
+    } else if (a.key == "log") {
+      auto v = split_numbers(a.value, 2, line);
+      s.payload = log_payload(v[0], v[1]);
+      ++forms;
+    } else if (a.key == "payload") {
+      s.payload = unhex(a.value, line);
+      ++forms;
+    } else if (a.key == "fd") {
+      s.fds.push_back(parse_fd(a.value, line));
+    } else if (a.key == "size") {
+      s.size = static_cast<uint32_t>(number());
+    } else {
+      throw ParseError(line, "send: unknown argument '" + (a.key.empty() ? a.value : a.key) + "'");
+    }
+  }
+  if (ring || num) {
+    if (!ring || !num) throw ParseError(line, "send: ring= and num= go together");
+    s.payload = vring_state_payload(*ring, *num);
+    ++forms;
+  }
+  if (!regions.empty()) {
+    s.payload = mem_table_payload(regions);
+    ++forms;
+  }
+  if (forms > 1) throw ParseError(line, "send: more than one payload form");
+  return s;
+}
+
+}  // namespace
+
+std::vector<Op> preamble() {
+  return {
+      send(uapi::kGetFeatures),
+      send_u64(uapi::kSetFeatures, uapi::kOfferedFeatures),
+      send(uapi::kGetProtocolFeatures),
+      send_u64(uapi::kSetProtocolFeatures,
+               uapi::bit(uapi::kPfReplyAck) | uapi::bit(uapi::kPfPagefault),
+               uapi::kVersion | uapi::kNeedReply),
+  };
+}
+
+Trace decode_input(std::span<const uint8_t> data, size_t max_ops) {
+  ByteReader in(data);
+  Trace trace;
+  uint8_t options = in.u8();
+  trace.profile = kFuzzProfiles[(options & 3) % kProfileCount];
+  if (options & kPreambleBit)
+    for (Op& op : preamble())
+      if (trace.ops.size() < max_ops) trace.ops.push_back(std::move(op));
+  while (!in.empty() && trace.ops.size() < max_ops) trace.ops.push_back(read_op(in));
+  return trace;
+}
+
+std::vector<uint8_t> encode_input(const Trace& trace) {
+  ByteWriter out;
+  size_t profile = kProfileCount;
+  for (size_t i = 0; i < kProfileCount; ++i)
+    if (trace.profile == kFuzzProfiles[i]) profile = i;
+  if (profile == kProfileCount)
+    throw std::invalid_argument("profile '" + trace.profile + "' has no fuzz-input encoding");
+  if (trace.ops.size() > kMaxOps) throw std::invalid_argument("more than kMaxOps ops");
+  const std::vector<Op> pre = preamble();
+  bool with_preamble =
+      trace.ops.size() >= pre.size() && std::equal(pre.begin(), pre.end(), trace.ops.begin());
+  out.u8(static_cast<uint8_t>(profile | (with_preamble ? kPreambleBit : 0)));
+  for (size_t i = with_preamble ? pre.size() : 0; i < trace.ops.size(); ++i)
+    write_op(out, trace.ops[i]);
+  return out.take();
+}
+
+Call to_call(const Op& op) {
+  Call call;
+  std::visit(
+      Overloaded{
+          [&](const Send& s) {
+            call.name = "send";
+            call.args = {{"", request_text(s.request)}, {"flags", format_uint(s.flags, true)}};
+            payload_args(call, s);
+            for (const auto& fd : s.fds) call.args.push_back({"fd", to_string(fd)});
+            if (s.size) call.args.push_back({"size", format_uint(*s.size, false)});
+          },
+          [&](const RawBytes& r) {
+            call.name = "raw";
+            if (!r.bytes.empty()) call.args = {{"", hex(r.bytes)}};
+          },
+          [&](const Disconnect&) { call.name = "disconnect"; },
+          [&](const Connect&) { call.name = "connect"; },
+          [&](const FailNext& f) {
+            call.name = "fail_next";
+            call.args = {{"", kSiteNames[static_cast<int>(f.site)]}};
+          },
+      },
+      op);
+  return call;
+}
+
+Op parse_op(const Call& call, int line) {
+  if (!call.result.empty()) throw ParseError(line, "vhost calls name no results");
+  auto arity = [&](size_t n) {
+    if (call.args.size() != n)
+      throw ParseError(line, call.name + ": expected " + std::to_string(n) + " argument(s)");
+  };
+  if (call.name == "send") return parse_send(call, line);
+  if (call.name == "raw") {
+    if (call.args.empty()) return RawBytes{};
+    arity(1);
+    return RawBytes{unhex(call.args[0].value, line)};
+  }
+  if (call.name == "disconnect") {
+    arity(0);
+    return Disconnect{};
+  }
+  if (call.name == "connect") {
+    arity(0);
+    return Connect{};
+  }
+  if (call.name == "fail_next") {
+    arity(1);
+    for (int i = 0; i < 5; ++i)
+      if (call.args[0].value == kSiteNames[i]) return FailNext{static_cast<Site>(i)};
+    throw ParseError(
+        line, "fail_next site must be userfaultfd, uffdio_api, uffdio_register, mmap or sendmsg");
+  }
+  throw ParseError(line, "unknown call '" + call.name + "'");
+}
+
+std::vector<std::string> Protocol::call_lines(const std::vector<Op>& ops) {
+  std::vector<std::string> lines;
+  for (const Op& op : ops) lines.push_back(format_call(to_call(op)));
+  return lines;
+}
+
+std::string print_text(const Trace& trace) {
+  ProgramText program{"vhost", trace.profile, {}};
+  for (size_t i = 0; i < trace.ops.size(); ++i)
+    program.lines.push_back({to_call(trace.ops[i]), i < trace.notes.size() ? trace.notes[i] : ""});
+  return format_program(program);
+}
+
+Trace parse_text(std::string_view text) {
+  ProgramText program = parse_program(text);
+  if (program.protocol != "vhost")
+    throw ParseError(0, "expected '# lockstep vhost', got protocol '" + program.protocol + "'");
+  Trace trace;
+  trace.profile = program.profile.empty() ? "spec" : program.profile;
+  int line = 0;
+  for (const auto& l : program.lines) {
+    ++line;
+    trace.ops.push_back(parse_op(l.call, line));
+    trace.notes.push_back(l.note);
+  }
+  bool any_note = false;
+  for (const auto& n : trace.notes) any_note |= !n.empty();
+  if (!any_note) trace.notes.clear();
+  return trace;
+}
+
+std::vector<std::string> check_notes(const Trace& trace, const std::vector<Outcome>& outcomes) {
+  std::vector<std::string> errors;
+  for (size_t i = 0; i < trace.notes.size() && i < outcomes.size(); ++i) {
+    std::string note = trace.notes[i];
+    if (note.empty() || note[0] != '=') continue;
+    if (auto c = note.find(" -- "); c != std::string::npos) note.resize(c);
+    while (!note.empty() && note.back() == ' ') note.pop_back();
+    if (note == reply_text(outcomes[i]) || note == to_string(outcomes[i])) continue;
+    errors.push_back("op " + std::to_string(i + 1) + " " + format_call(to_call(trace.ops[i])) +
+                     ": note says '" + note + "', outcome is '" + to_string(outcomes[i]) + "'");
+  }
+  return errors;
+}
+
+}  // namespace lockstep::vhost

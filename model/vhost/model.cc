@@ -1,0 +1,610 @@
+#include "model/vhost/model.h"
+
+#include <cstddef>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+namespace lockstep::vhost {
+namespace {
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;  // clang 14 has no aggregate CTAD
+
+template <class T>
+T load(const std::vector<uint8_t>& bytes, size_t offset = 0) {
+  T value{};
+  if (bytes.size() >= offset + sizeof(T)) std::memcpy(&value, bytes.data() + offset, sizeof(T));
+  return value;
+}
+
+constexpr size_t kNever = std::numeric_limits<size_t>::max();  // a size no payload has
+constexpr uint64_t kMaxRegionSpan = uint64_t{1} << 40;         // X6: memory_size + mmap_offset
+
+std::vector<uint8_t> frame(const Send& s) {
+  std::vector<uint8_t> out(uapi::kHeaderSize);
+  const uint32_t header[3] = {s.request, s.flags, s.header_size()};
+  std::memcpy(out.data(), header, sizeof header);
+  out.insert(out.end(), s.payload.begin(), s.payload.end());
+  return out;
+}
+
+}  // namespace
+
+uint64_t Message::u64() const {
+  return load<uint64_t>(payload);
+}
+
+// ---- W6 / W7: what each handled request carries ---------------------------------------------
+
+std::optional<size_t> expected_payload_size(uint32_t request, const std::vector<uint8_t>& payload,
+                                            bool postcopy_payload_must_be_empty) {
+  using namespace uapi;
+  switch (request) {
+    case kGetFeatures:
+    case kSetOwner:
+    case kResetOwner:
+    case kSetLogFd:
+    case kGetProtocolFeatures:
+    case kGetQueueNum:
+    case kSetBackendReqFd:
+    case kGetStatus:
+      return 0;
+    case kPostcopyAdvise:
+    case kPostcopyListen:
+    case kPostcopyEnd:  // P3; "N/A" payloads
+      return postcopy_payload_must_be_empty ? 0 : payload.size();
+    case kSetFeatures:
+    case kSetVringKick:
+    case kSetVringCall:
+    case kSetVringErr:
+    case kSetProtocolFeatures:
+    case kSendRarp:
+    case kSetStatus:
+      return sizeof(uint64_t);
+    case kSetVringNum:
+    case kSetVringBase:
+    case kGetVringBase:
+    case kSetVringEnable:
+      return sizeof(VringState);
+    case kSetLogBase:
+      return sizeof(Log);
+    case kSetVringAddr:
+      return sizeof(VringAddr);
+    case kSetMemTable: {  // 8 + 32n with n = nregions, 1 <= n <= 8
+      if (payload.size() < sizeof(MemoryHeader)) return kNever;
+      uint32_t n = load<MemoryHeader>(payload).nregions;
+      return n >= 1 && n <= kMaxRegions ? mem_table_size(n) : kNever;
+    }
+    default:
+      return std::nullopt;  // E2: not handled by this back-end
+  }
+}
+
+size_t expected_fd_count(uint32_t request, const std::vector<uint8_t>& payload) {
+  using namespace uapi;
+  switch (request) {
+    case kSetMemTable:
+      return load<MemoryHeader>(payload).nregions;  // W6: one fd per region
+    case kSetLogBase:
+    case kSetLogFd:
+    case kSetBackendReqFd:
+      return 1;
+    case kSetVringKick:
+    case kSetVringCall:
+    case kSetVringErr:
+      return load<uint64_t>(payload) & kVringNofdMask ? 0 : 1;  // W6: NOFD bit 8
+    default:
+      return 0;  // W6: every other request carries none
+  }
+}
+
+// ---- the session and the stream -------------------------------------------------------------
+
+Model::Model(const Profile& profile) : profile_(profile) {
+  state_.session.rings.resize(profile_.ring_count);
+}
+
+Outcome Model::step(const Op& op) {
+  Outcome out;
+  out_ = &out;
+  std::visit(Overloaded{
+                 [&](const Send& s) {
+                   if (state_.connected) deliver(frame(s), s.fds);  // else: EPIPE, nothing read
+                 },
+                 [&](const RawBytes& r) {
+                   if (state_.connected) deliver(r.bytes, {});
+                 },
+                 [&](const Disconnect&) { disconnect(); },  // D1 (EOF)
+                 [&](const Connect&) { new_session(); },    // C1
+                 [&](const FailNext& f) {
+                   if (state_.connected) state_.armed = f.site;  // F1: one slot, replaced
+                 },
+             },
+             op);
+  out.closed = !state_.connected;
+  out.res = resources();
+  out_ = nullptr;
+  return out;
+}
+
+void Model::deliver(const std::vector<uint8_t>& bytes, std::vector<FdSpec> fds) {
+  auto& st = state_;
+  if (!profile_.ctrunc_closes && fds.size() > profile_.max_fds)
+    fds.resize(profile_.max_fds);  // DPDK: MSG_CTRUNC logged, the kernel dropped the rest
+  st.queued.insert(st.queued.end(), fds.begin(), fds.end());  // W4: fds wait for a message
+  if (profile_.ctrunc_closes && st.queued.size() > profile_.max_fds)
+    return disconnect();  // W5/X2: more than 8 fds for one message closes everything
+  st.rx.insert(st.rx.end(), bytes.begin(), bytes.end());
+  while (st.connected && st.rx.size() >= uapi::kHeaderSize) {
+    uint32_t header[3];
+    std::memcpy(header, st.rx.data(), sizeof header);  // W1: request, flags, size
+    const uint32_t flags = header[1], size = header[2];
+    if (profile_.check_header_flags && ((flags & uapi::kVersionMask) != uapi::kVersion ||
+                                        (flags & uapi::kReply) || (flags & ~uapi::kKnownFlags)))
+      return disconnect();                                 // W2/X1: only 0x1 or 0x9
+    if (size > profile_.max_payload) return disconnect();  // W3/X1
+    if (st.rx.size() < uapi::kHeaderSize + size) break;    // W4: wait for the payload
+    Message msg{header[0], flags, {}, std::exchange(st.queued, {})};
+    msg.payload.assign(st.rx.begin() + uapi::kHeaderSize, st.rx.begin() + uapi::kHeaderSize + size);
+    st.rx.erase(st.rx.begin(), st.rx.begin() + uapi::kHeaderSize + size);
+    fault_ = std::exchange(st.armed, std::nullopt);  // F1/X11: armed for this message only
+    msg_flags_ = flags;
+    dispatch(msg);
+    fault_.reset();
+  }
+}
+
+void Model::dispatch(Message& m) {
+  Session& s = state_.session;
+  if (s.awaiting_ack) return finish(m, postcopy_ack(m));  // P6: the next message is the ack
+  auto want = expected_payload_size(m.request, m.payload, profile_.postcopy_payload_must_be_empty);
+  if (!want) return refuse(m, false);                      // E2: not a handled request
+  if (m.payload.size() != *want) return refuse(m, false);  // W7 (P3 for ADVISE)
+  if (m.fds.size() != expected_fd_count(m.request, m.payload)) {
+    bool keep = expected_fd_count(m.request, m.payload) == 0 &&
+                (profile_.unused_fds_leak ||
+                 (profile_.mutant_advise_keeps_fds && m.request == uapi::kPostcopyAdvise));
+    if (!keep) return refuse(m, false);                   // W6 / P8: fds closed, E1
+    state_.leaked_fds += static_cast<int>(m.fds.size());  // kept by nobody
+    m.fds.clear();
+  }
+  using namespace uapi;
+  Result r = Result::Done;
+  switch (m.request) {
+    case kGetFeatures:
+      r = get_features(m);
+      break;
+    case kSetFeatures:
+      r = set_features(m);
+      break;
+    case kSetOwner:
+      r = set_owner(m);
+      break;
+    case kResetOwner:
+      r = reset_owner(m);
+      break;
+    case kSetMemTable:
+      r = set_mem_table(m);
+      break;
+    case kSetLogBase:
+      r = set_log_base(m);
+      break;
+    case kSetLogFd:
+      r = set_log_fd(m);
+      break;
+    case kSetVringNum:
+    case kSetVringBase:
+    case kGetVringBase:
+    case kSetVringEnable:
+      r = vring_state(m);
+      break;
+    case kSetVringAddr:
+      r = vring_addr(m);
+      break;
+    case kSetVringKick:
+    case kSetVringCall:
+    case kSetVringErr:
+      r = vring_fd(m);
+      break;
+    case kGetProtocolFeatures:
+      r = get_protocol_features(m);
+      break;
+    case kSetProtocolFeatures:
+      r = set_protocol_features(m);
+      break;
+    case kGetQueueNum:
+      r = get_queue_num(m);
+      break;
+    case kSetBackendReqFd:
+      r = set_backend_req_fd(m);
+      break;
+    case kPostcopyAdvise:
+      r = postcopy_advise(m);
+      break;
+    case kPostcopyListen:
+      r = postcopy_listen(m);
+      break;
+    case kPostcopyEnd:
+      r = postcopy_end(m);
+      break;
+    case kGetStatus:
+      r = get_status(m);
+      break;
+    case kSetStatus:
+      r = set_status(m);
+      break;
+    case kSendRarp:
+      r = accept(m);
+      break;
+  }
+  finish(m, r);
+}
+
+void Model::finish(const Message& m, Result result) {
+  switch (result) {
+    case Result::Done:  // R2: ack u64 0 when asked (and, for rust-vmm, REPLY_ACK is on)
+      if (m.need_reply() && (!profile_.need_reply_requires_reply_ack || acks_enabled()))
+        reply_u64(m.request, 0);
+      return;
+    case Result::Refused:
+      return refuse(m, false);
+    case Result::RefusedInHandler:
+      return refuse(m, true);
+    case Result::Replied:  // R1: the explicit reply was the answer
+    case Result::Closed:
+      return;
+  }
+}
+
+void Model::refuse(const Message& m, bool in_handler) {
+  // E1: no state change; the message's fds are closed (the model simply drops them).
+  switch (profile_.refusal) {
+    case Refusal::Ack:
+      if (m.need_reply()) return reply_u64(m.request, 1);  // E1: NACK, connection stays
+      return disconnect();                                 // E1: without NEED_REPLY, close
+    case Refusal::Panic:
+      if (m.need_reply()) reply_u64(m.request, 0);  // libvhost-user vu_dispatch after vu_panic
+      return disconnect();
+    case Refusal::Shutdown:
+      if (in_handler && m.need_reply() && acks_enabled()) reply_u64(m.request, 1);
+      return disconnect();  // rust-vmm: Err ends the connection
+  }
+}
+
+void Model::reply(uint32_t request, std::vector<uint8_t> payload, std::vector<FdKind> fds,
+                  std::optional<uint32_t> size) {
+  if (!state_.connected) return;
+  if (fault(Site::Sendmsg)) return disconnect();  // F1: the reply is lost, D1
+  Reply r;
+  r.request = request;          // W8: the request's id
+  r.flags = uapi::kReplyFlags;  // W8: exactly VERSION|REPLY
+  if (profile_.mutant_reply_echoes_need_reply) r.flags |= msg_flags_ & uapi::kNeedReply;
+  r.size = size ? *size : static_cast<uint32_t>(payload.size());
+  r.payload = std::move(payload);
+  r.fds = std::move(fds);
+  out_->replies.push_back(std::move(r));
+}
+
+void Model::disconnect() {
+  if (!state_.connected) return;
+  Session& s = state_.session;
+  // D1: uffd closed, regions unmapped, every held and queued fd closed, partial message dropped.
+  bool keep_uffd = s.uffd && profile_.disconnect_keeps_uffd;  // rust-vmm: owned by the backend
+  if (s.uffd && profile_.mutant_disconnect_leaks_uffd) state_.leaked_fds++;
+  s = Session{};
+  s.rings.resize(profile_.ring_count);
+  s.uffd = keep_uffd;
+  state_.rx.clear();
+  state_.queued.clear();
+  state_.armed.reset();  // X11: discarded on disconnect
+  fault_.reset();
+  state_.connected = false;
+}
+
+void Model::new_session() {
+  disconnect();  // C1: Connect while connected first disconnects
+  state_.connected = true;
+}
+
+void Model::release_regions(std::vector<RegionState>& regions) {
+  regions.clear();
+}  // munmap + close
+
+bool Model::fault(Site site) {
+  if (fault_ != site) return false;
+  fault_.reset();  // F1: fires once, at the first call of its kind
+  return true;
+}
+
+bool Model::acks_enabled() const {
+  return state_.session.protocol_features & uapi::bit(uapi::kPfReplyAck);
+}
+
+// ---- negotiation (N1-N4) ----------------------------------------------------------------------
+
+Model::Result Model::get_features(const Message& m) {
+  reply_u64(m.request, profile_.features);  // N1
+  return Result::Replied;
+}
+
+Model::Result Model::set_features(const Message& m) {
+  uint64_t v = m.u64();
+  if (profile_.set_features_checks_offered && (v & ~profile_.features))
+    return Result::RefusedInHandler;  // N2: unoffered bit
+  if (profile_.set_features_requires_version_1 && !(v & uapi::bit(uapi::kFVersion1)))
+    return Result::RefusedInHandler;  // libvhost-user panic
+  state_.session.features = v;        // N2: stored
+  return Result::Done;
+}
+
+Model::Result Model::set_owner(const Message&) {
+  if (profile_.set_owner_once && state_.session.owner) return Result::RefusedInHandler;
+  state_.session.owner = true;  // N4: repeatable under spec
+  return Result::Done;
+}
+
+Model::Result Model::reset_owner(const Message&) {
+  Session& s = state_.session;
+  switch (profile_.reset_owner) {
+    case ResetOwner::Releases:  // N4: a disconnect minus the socket
+      s = Session{};
+      s.rings.resize(profile_.ring_count);
+      break;
+    case ResetOwner::ClearsFeatures:  // rust-vmm reset_owner
+      s.owner = false;
+      s.features = 0;
+      break;
+    case ResetOwner::Ignored:
+      break;  // libvhost-user: rings disabled only
+  }
+  return Result::Done;
+}
+
+Model::Result Model::get_protocol_features(const Message& m) {
+  reply_u64(m.request, profile_.protocol_features);  // N3: legal before SET_FEATURES
+  return Result::Replied;
+}
+
+Model::Result Model::set_protocol_features(const Message& m) {
+  uint64_t v = m.u64();
+  if (profile_.set_protocol_features_checks_offered && (v & ~profile_.protocol_features))
+    return Result::RefusedInHandler;     // N3: unoffered bit (DPDK rule)
+  state_.session.protocol_features = v;  // N3: stored, replacing
+  return Result::Done;
+}
+
+// ---- memory table (M1-M3, P6) -----------------------------------------------------------------
+
+Model::Result Model::set_mem_table(const Message& m) {
+  Session& s = state_.session;
+  const auto table = *parse_mem_table(m.payload);                   // W7 made it well-formed
+  if (profile_.mem_table_unmaps_first) release_regions(s.regions);  // DPDK free_mem_table
+  for (const auto& r : table)  // M1/X6: spans checked for all regions before any mmap
+    if (r.memory_size == 0 || r.mmap_offset > kMaxRegionSpan ||
+        r.memory_size > kMaxRegionSpan - r.mmap_offset)
+      return Result::RefusedInHandler;
+  for (size_t i = 0; i < table.size(); ++i)  // M2/X6: mmap(fd, 0, size + offset) per region
+    if (fault(Site::Mmap) || m.fds[i].kind != FdKind::Memfd)
+      return Result::RefusedInHandler;  // ENODEV for eventfds and /dev/null; new ones undone
+  if (profile_.mutant_table_keeps_old_region_fds) s.stale_region_fds += s.regions.size();
+  release_regions(s.regions);  // M3: the old regions unmapped, their fds closed
+  for (const auto& r : table) s.regions.push_back({r, false});
+  const bool postcopy = s.listening || (profile_.mutant_table_reply_when_advised && s.uffd);
+  if (!postcopy || !profile_.postcopy_mem_table_reply) return Result::Done;
+  // P6/X7: reply with the request's table, each userspace_addr = mapping base + mmap_offset
+  // (normalised: kNormalisedAddr + the offset's low 12 bits); no fds, no ack; await the ack.
+  std::vector<uint8_t> body = m.payload;
+  for (size_t i = 0; i < table.size(); ++i) {
+    uint64_t addr = uapi::kNormalisedAddr + (table[i].mmap_offset & (uapi::kPageSize - 1));
+    std::memcpy(
+        body.data() + uapi::mem_table_size(i) + offsetof(uapi::MemoryRegion, userspace_addr), &addr,
+        sizeof addr);
+  }
+  s.awaiting_ack = true;
+  s.pending_need_reply = m.need_reply();
+  reply(m.request, std::move(body));
+  return Result::Replied;
+}
+
+Model::Result Model::postcopy_ack(const Message& m) {
+  Session& s = state_.session;
+  s.awaiting_ack = false;
+  bool ok = m.request == uapi::kSetMemTable && m.fds.empty() &&
+            (!profile_.ack_strict || (m.payload.size() == 8 && m.u64() == 0));  // P6/X8 shape
+  if (!ok && !profile_.mutant_no_ack_check) {
+    disconnect();  // P6/X8: any other next message: regions, fds and connection closed
+    return Result::Closed;
+  }
+  const bool registered = s.uffd && !fault(Site::UffdioRegister);  // P6: MODE_MISSING per region
+  if (registered)
+    for (auto& r : s.regions) r.registered = true;
+  else
+    release_regions(s.regions);  // X8: every region unmapped, its fd closed; uffd kept
+  switch (profile_.ack_reply) {
+    case AckReply::AckMessage:  // R2 / E1 on the ack message itself
+      return registered ? Result::Done : Result::RefusedInHandler;
+    case AckReply::None:  // DPDK: NEED_REPLY was cleared; a failure is RESULT_ERR -> close
+      if (!registered) disconnect();
+      return registered ? Result::Replied : Result::Closed;
+    case AckReply::OriginalRequest:  // libvhost-user vu_dispatch: u64 0, then panic on failure
+      if (s.pending_need_reply) reply_u64(uapi::kSetMemTable, 0);
+      if (!registered) disconnect();
+      return registered ? Result::Replied : Result::Closed;
+  }
+  return Result::Replied;
+}
+
+// ---- device-independent messages --------------------------------------------------------------
+
+Model::Result Model::set_log_base(const Message& m) {
+  state_.session.log_base_fd = true;  // held, replacing (closing) an older one; not mapped
+  reply_u64(m.request, 0);            // R1: SET_LOG_BASE replies u64 0
+  return Result::Replied;
+}
+
+Model::Result Model::set_log_fd(const Message&) {
+  state_.session.log_fd = true;  // held, replacing an older one
+  return Result::Done;
+}
+
+Model::Result Model::vring_state(const Message& m) {
+  auto v = load<uapi::VringState>(m.payload);
+  auto& rings = state_.session.rings;
+  if (v.index >= rings.size()) return Result::RefusedInHandler;  // ring index >= queue count
+  if (m.request == uapi::kSetVringBase) rings[v.index].base = v.num;
+  if (m.request == uapi::kGetVringBase) {
+    reply(m.request, vring_state_payload(v.index, rings[v.index].base));  // {index, base}
+    return Result::Replied;
+  }
+  return Result::Done;  // SET_VRING_NUM / SET_VRING_ENABLE: accepted
+}
+
+Model::Result Model::vring_addr(const Message& m) {
+  auto v = load<uapi::VringAddr>(m.payload);
+  if (v.index >= state_.session.rings.size()) return Result::RefusedInHandler;
+  return Result::Done;
+}
+
+Model::Result Model::vring_fd(const Message& m) {
+  uint64_t v = m.u64();
+  size_t index = v & uapi::kVringIndexMask;  // bits 0-7; bits 9-63 ignored
+  auto& rings = state_.session.rings;
+  if (index >= rings.size()) return Result::RefusedInHandler;
+  RingState& ring = rings[index];
+  bool& slot = m.request == uapi::kSetVringKick   ? ring.kick
+               : m.request == uapi::kSetVringCall ? ring.call
+                                                  : ring.err;
+  slot = !(v & uapi::kVringNofdMask);  // the older fd is closed; NOFD holds none
+  return Result::Done;
+}
+
+Model::Result Model::get_queue_num(const Message& m) {
+  reply_u64(m.request, profile_.queue_num);
+  return Result::Replied;
+}
+
+Model::Result Model::set_backend_req_fd(const Message&) {
+  state_.session.backend_req_fd = true;  // held, replacing an older one
+  return Result::Done;
+}
+
+Model::Result Model::get_status(const Message& m) {
+  reply_u64(m.request, state_.session.status);
+  return Result::Replied;
+}
+
+Model::Result Model::set_status(const Message& m) {
+  state_.session.status = m.u64();
+  return Result::Done;
+}
+
+Model::Result Model::accept(const Message&) {
+  return Result::Done;
+}  // SEND_RARP
+
+// ---- postcopy (P1-P8) -------------------------------------------------------------------------
+
+Model::Result Model::postcopy_advise(const Message& m) {
+  Session& s = state_.session;
+  if (profile_.advise_requires_pagefault && !(s.protocol_features & uapi::bit(uapi::kPfPagefault)))
+    return Result::Refused;  // P1: PAGEFAULT not negotiated
+  if (s.uffd) {
+    if (profile_.advise_when_live == AdviseWhenLive::Refuse)
+      return Result::RefusedInHandler;                        // P2: one uffd per connection
+    if (profile_.advise_when_live == AdviseWhenLive::Leak) {  // DPDK: the fd is overwritten
+      state_.leaked_fds++;
+      s.uffd = false;
+    }  // Replace: the old one is closed once the new one exists
+  }
+  std::vector<uint8_t> body =
+      profile_.advise_reply_echoes_payload ? m.payload : std::vector<uint8_t>{};
+  const bool opened = !fault(Site::Userfaultfd) && !fault(Site::UffdioApi);  // P4
+  if (!opened) {
+    switch (profile_.advise_failure) {
+      case AdviseFailure::ReplyNoFd:  // P4: size 0, no fd, connection stays
+        reply(m.request, std::move(body));
+        return Result::Replied;
+      case AdviseFailure::Refuse:
+        return Result::RefusedInHandler;
+      case AdviseFailure::Close:
+        disconnect();
+        return Result::Closed;
+    }
+  }
+  s.uffd = true;
+  reply(m.request, std::move(body), {FdKind::Uffd});  // P4: size 0 + exactly one fd
+  return Result::Replied;
+}
+
+Model::Result Model::postcopy_listen(const Message& m) {
+  Session& s = state_.session;
+  bool ok = true;
+  if (profile_.listen_requires_uffd && !profile_.mutant_listen_without_advise && !s.uffd)
+    ok = false;                                                                // P5: after ADVISE
+  if (ok && !s.regions.empty() && profile_.listen_refuses_mapped) ok = false;  // P5: no regions
+  if (ok && profile_.listen_registers_mapped && !s.regions.empty()) {          // rust-vmm ordering
+    ok = s.uffd && !fault(Site::UffdioRegister);
+    if (ok)
+      for (auto& r : s.regions) r.registered = true;
+  }
+  if (!ok) {
+    if (!profile_.listen_always_replies) return Result::RefusedInHandler;
+    reply_u64(m.request, ~uint64_t{0});  // libvhost-user: u64 -1, then vu_panic
+    disconnect();
+    return Result::Closed;
+  }
+  s.listening = true;  // P5: a repeated LISTEN changes nothing
+  if (!profile_.listen_always_replies) return Result::Done;
+  reply_u64(m.request, 0);
+  return Result::Replied;
+}
+
+Model::Result Model::postcopy_end(const Message& m) {
+  Session& s = state_.session;
+  if (!s.uffd && profile_.end_without_uffd_fails) {
+    reply_u64(m.request, 1);  // P7: no live uffd: u64 1, no change
+    return Result::Replied;
+  }
+  if (!profile_.mutant_end_keeps_uffd) {
+    s.uffd = false;  // P7: closing the uffd unregisters the regions; mappings stay
+    for (auto& r : s.regions) r.registered = false;
+  }
+  s.listening = false;
+  if (profile_.end_reply == EndReply::IfReplyAck) return Result::Done;  // rust-vmm: R2 only
+  reply_u64(m.request, 0);                                              // P7: 0 is success
+  return Result::Replied;
+}
+
+// ---- observation ------------------------------------------------------------------------------
+
+Phase Model::phase() const {
+  const Session& s = state_.session;
+  if (s.awaiting_ack) return Phase::AwaitingAck;  // X12
+  bool registered = false;
+  for (const auto& r : s.regions) registered |= r.registered;
+  if (s.listening) return registered ? Phase::Registered : Phase::Listening;
+  return s.uffd ? Phase::Advised : Phase::None;
+}
+
+Resources Model::resources() const {
+  const Session& s = state_.session;
+  auto clamp = [](size_t n) { return static_cast<uint8_t>(n > 255 ? 255 : n); };
+  size_t registered = 0, ring_fds = 0;
+  for (const auto& r : s.regions) registered += r.registered;
+  for (const auto& r : s.rings) ring_fds += r.kick + r.call + r.err;
+  Resources res;
+  res.uffds = s.uffd;
+  res.regions_mapped = clamp(s.regions.size());
+  res.regions_registered = clamp(registered);
+  res.held_fds = clamp(s.uffd + s.regions.size() + s.stale_region_fds + ring_fds + s.log_base_fd +
+                       s.log_fd + s.backend_req_fd + state_.queued.size());
+  res.phase = phase();
+  return res;
+}
+
+}  // namespace lockstep::vhost

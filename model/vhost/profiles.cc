@@ -1,0 +1,170 @@
+#include "model/vhost/profiles.h"
+
+#include <deque>
+
+namespace lockstep::vhost {
+namespace {
+
+Profile spec() {
+  Profile p;
+  p.name = "spec";
+  p.summary = "docs/vhost-backend-rules.md: vhost-user.rst plus the choices where it is silent";
+  return p;
+}
+
+// DPDK 22.11 librte_vhost as registered with RTE_VHOST_USER_POSTCOPY_SUPPORT
+// (reference §2; docs/notes/dpdk-probe-this-machine.md).
+Profile dpdk_22_11() {
+  Profile p = spec();
+  p.name = "dpdk-22.11";
+  p.summary = "DPDK 22.11 lib/vhost (reference §2, probe report on this machine)";
+  p.features = uapi::kDpdkFeatures;                   // probe: GET_FEATURES 0xd7c66ffcb
+  p.protocol_features = uapi::kDpdkProtocolFeatures;  // probe: 0x10dbf
+  p.queue_num = uapi::kDpdkQueueNum;                  // probe: GET_QUEUE_NUM 0x80
+  p.ring_count = 2 * uapi::kDpdkQueueNum;             // VHOST_MAX_VRING: two rings per pair
+  p.check_header_flags = false;  // §2.3 "No version check"; probe: flags=0 accepted
+  p.max_payload = 632;  // measured by the DPDK peer (docs/peers/dpdk.md): 632 read, 633 "invalid
+                        // msg size"; was 1072 (§1.2 "about 1072"), which was wrong for 22.11
+  p.ctrunc_closes = false;                    // §2.3 read_fd_message only logs MSG_CTRUNC
+  p.mem_table_unmaps_first = true;            // §2.2 free_mem_table, then map
+  p.advise_requires_pagefault = false;        // probe: "DPDK never checks PAGEFAULT"
+  p.advise_when_live = AdviseWhenLive::Leak;  // probe: repeated ADVISE leaks earlier uffds
+  p.postcopy_payload_must_be_empty = false;   // probe: ADVISE with size 8 answered
+  p.advise_reply_echoes_payload = true;       // probe: "the request payload is echoed back"
+  p.advise_failure = AdviseFailure::Refuse;   // §2.2 RESULT_ERR
+  p.listen_requires_uffd = false;             // probe: LISTEN before ADVISE succeeds
+  p.ack_strict = false;                       // §2.2 "size and payload are not checked"
+  p.ack_reply = AckReply::None;               // probe: "no reply, even if ... NEED_REPLY"
+  p.end_without_uffd_fails = false;           // probe: END without ADVISE -> u64 0
+  return p;
+}
+
+// The seed: [RFC,04/10] "vhost: introduce postcopy's advise message" (2018-08-23) on v18.08.
+Profile rfc_2018() {
+  Profile p = dpdk_22_11();
+  p.name = "rfc-2018";
+  p.summary = "the seed's ADVISE handler (result ignored, reply always sent) on DPDK of 2018";
+  p.advise_failure =
+      AdviseFailure::ReplyNoFd;  // seed: vhost_user_set_postcopy_advise(); send_vhost_reply()
+  p.unused_fds_leak = true;      // no validate_msg_fds before 09c2856301 (2022); CVE-2019-14818
+  p.max_payload = 1072;          // §1.2 "about 1072" (unmeasured for 18.08; 22.11 measures 632)
+  return p;
+}
+
+// QEMU subprojects/libvhost-user (reference §3.1).
+Profile libvhost_user() {
+  Profile p = spec();
+  p.name = "libvhost-user";
+  p.summary = "QEMU libvhost-user.c @05a58ce4 (reference §3.1)";
+  p.check_header_flags = false;           // §3.1 "checks neither header length nor version"
+  p.max_payload = 268;                    // §1.2 sizeof(vmsg->payload) (VhostUserConfig), panics
+  p.ctrunc_closes = false;                // not stated; assumed like DPDK (MSG_CTRUNC unchecked)
+  p.unused_fds_leak = true;               // §3.1 postcopy handlers "neither use nor close" fds
+  p.refusal = Refusal::Panic;             // §3.1 vu_panic; vu_dispatch still acks u64 0
+  p.set_features_checks_offered = false;  // not checked; stored
+  p.set_features_requires_version_1 = true;        // §5 "panics without VERSION_1"
+  p.set_protocol_features_checks_offered = false;  // §5 "store any value"
+  p.reset_owner = ResetOwner::Ignored;             // §3.1 only disables rings
+  p.mem_table_unmaps_first = true;            // vu_set_mem_table_exec unmaps the old table first
+  p.advise_requires_pagefault = false;        // §3.1 no PAGEFAULT-negotiated check
+  p.advise_when_live = AdviseWhenLive::Leak;  // postcopy_ufd overwritten (read from the code)
+  p.postcopy_payload_must_be_empty = false;
+  p.advise_failure = AdviseFailure::Close;  // §3.1 fd -1 "makes sendmsg fail"
+  p.listen_requires_uffd = false;           // §5 "no ADVISE check"
+  p.listen_always_replies = true;           // §3.1 "always replies"
+  p.ack_reply = AckReply::OriginalRequest;  // §3.1 vu_dispatch after the handler
+  p.end_without_uffd_fails = false;         // §3.1 unconditional u64 0
+  return p;
+}
+
+// rust-vmm/vhost @4e217d99 with the `postcopy` cargo feature (reference §4).
+Profile rust_vmm() {
+  Profile p = spec();
+  p.name = "rust-vmm";
+  p.summary = "rust-vmm/vhost + vhost-user-backend @4e217d99, feature postcopy (reference §4)";
+  p.refusal = Refusal::Shutdown;                   // §4 "Any Err ends VhostUserDaemon's loop"
+  p.need_reply_requires_reply_ack = true;          // §4 reply_ack_enabled && need_reply
+  p.set_protocol_features_checks_offered = false;  // §5 "store any value"
+  p.set_owner_once = true;                         // §5 "Err if already owned"
+  p.reset_owner = ResetOwner::ClearsFeatures;      // §4 touches neither uffd nor acked protocol
+  p.advise_when_live = AdviseWhenLive::Replace;    // §4 "replaces the stored handle"
+  p.postcopy_payload_must_be_empty = false;  // §4 check_request_size not called for POSTCOPY_*
+  p.listen_refuses_mapped = false;           // §4 registers the already-mapped regions
+  p.listen_registers_mapped = true;
+  p.postcopy_mem_table_reply = false;  // §4 "never replies with the mapped bases"
+  p.end_without_uffd_fails = false;    // §4 postcopy_end: uffd = None, Ok
+  p.end_reply = EndReply::IfReplyAck;  // §4 END's u64 depends on REPLY_ACK
+  p.disconnect_keeps_uffd = true;      // §5 "uffd lives until the handler is dropped"
+  return p;
+}
+
+Profile mutant(std::string name, std::string summary, bool Profile::*flag) {
+  Profile p = spec();
+  p.name = std::move(name);
+  p.summary = std::move(summary);
+  p.*flag = true;
+  p.mutant = true;
+  return p;
+}
+
+Profile mutant_second_uffd() {
+  Profile p = spec();
+  p.name = "mutant-advise-second-uffd";
+  p.summary = "ADVISE while a uffd is live opens a second one (the first leaks)";
+  p.advise_when_live = AdviseWhenLive::Leak;
+  p.mutant = true;
+  return p;
+}
+
+const std::deque<Profile>& all() {
+  static const std::deque<Profile> profiles = {
+      spec(),
+      rfc_2018(),
+      dpdk_22_11(),
+      libvhost_user(),
+      rust_vmm(),
+      mutant("mutant-end-keeps-uffd", "END never closes the uffd", &Profile::mutant_end_keeps_uffd),
+      mutant_second_uffd(),
+      mutant("mutant-advise-keeps-fds", "fds attached to ADVISE are kept, not closed",
+             &Profile::mutant_advise_keeps_fds),
+      mutant("mutant-listen-without-advise", "LISTEN without a live uffd succeeds",
+             &Profile::mutant_listen_without_advise),
+      mutant("mutant-no-ack-check", "any message after the postcopy table is taken as its ack",
+             &Profile::mutant_no_ack_check),
+      mutant("mutant-disconnect-leaks-uffd", "disconnect forgets to close the uffd",
+             &Profile::mutant_disconnect_leaks_uffd),
+      mutant("mutant-reply-echoes-need-reply", "replies keep the request's NEED_REPLY bit (0xD)",
+             &Profile::mutant_reply_echoes_need_reply),
+      mutant("mutant-table-keeps-old-region-fds",
+             "a replacing SET_MEM_TABLE unmaps the old regions but keeps their fds",
+             &Profile::mutant_table_keeps_old_region_fds),
+      mutant("mutant-table-reply-when-advised",
+             "the postcopy SET_MEM_TABLE reply is also sent when advised, before LISTEN",
+             &Profile::mutant_table_reply_when_advised),
+  };
+  return profiles;
+}
+
+}  // namespace
+
+const Profile* find_profile(std::string_view name) {
+  for (const auto& p : all())
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::vector<const Profile*> shipped_profiles() {
+  std::vector<const Profile*> out;
+  for (const auto& p : all())
+    if (!p.mutant) out.push_back(&p);
+  return out;
+}
+
+std::vector<const Profile*> mutant_profiles() {
+  std::vector<const Profile*> out;
+  for (const auto& p : all())
+    if (p.mutant) out.push_back(&p);
+  return out;
+}
+
+}  // namespace lockstep::vhost

@@ -1,0 +1,400 @@
+#include "peers/dpdk/dpdk_target.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "core/overloaded.h"
+#include "impl/vhost/wire.h"
+
+namespace lockstep::peers {
+namespace {
+
+using namespace std::chrono_literals;
+namespace uapi = vhost::uapi;
+
+uint8_t clamp8(int v) {
+  return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+// How DPDK will cut a byte string into messages (read_vhost_message: exactly 12 header bytes,
+// then exactly `size` payload bytes with one blocking read()).
+struct Walk {
+  std::vector<uint32_t> requests;  // complete frames, in order
+  bool partial_tail = false;       // 1..11 header bytes at the end: DPDK reads them and closes
+  bool stalls = false;             // a size the write does not carry (DPDK blocks in read())
+};
+// Above this DPDK refuses the header at once ("invalid msg size") without reading on: no stall.
+constexpr uint32_t kSurelyRefusedSize = 4096;
+
+Walk walk(std::span<const uint8_t> b) {
+  Walk w;
+  size_t off = 0;
+  while (off < b.size()) {
+    if (b.size() - off < uapi::kHeaderSize) {
+      w.partial_tail = true;
+      break;
+    }
+    vhost::wire::Header h;
+    std::memcpy(&h, b.data() + off, sizeof h);
+    off += uapi::kHeaderSize;
+    if (h.size > kSurelyRefusedSize) break;  // closed at the header; the rest is never read
+    if (h.size > b.size() - off) {
+      w.stalls = true;
+      break;
+    }
+    w.requests.push_back(h.request);
+    off += h.size;
+  }
+  return w;
+}
+
+std::vector<uint8_t> bytes_of(const vhost::Op& op) {
+  if (const auto* s = std::get_if<vhost::Send>(&op))
+    return vhost::wire::frame({s->request, s->flags, s->header_size()}, s->payload);
+  if (const auto* r = std::get_if<vhost::RawBytes>(&op)) return r->bytes;
+  return {};
+}
+
+std::string run_command(const char* cmd) {
+  std::string out;
+  if (FILE* p = ::popen(cmd, "r")) {
+    char buf[256];
+    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    ::pclose(p);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+// ---- comparison ------------------------------------------------------------------------------
+
+const char* DpdkProtocol::first_difference(const vhost::Outcome& m, const vhost::Outcome& t) {
+  if (m.replies.size() != t.replies.size()) return "reply.count";
+  for (size_t i = 0; i < m.replies.size(); ++i) {
+    const vhost::Reply &a = m.replies[i], &b = t.replies[i];
+    if (a.request != b.request) return "reply.request";
+    if (a.flags != b.flags) return "reply.flags";
+    if (a.size != b.size) return "reply.size";
+    if (a.payload != b.payload) return "reply.payload";
+    if (a.fds != b.fds) return "reply.fds";
+  }
+  if (m.closed != t.closed) return "closed";
+  if (m.res.uffds != t.res.uffds) return "resources.uffds";
+  if (m.res.held_fds != t.res.held_fds) return "resources.held_fds";
+  // regions_mapped, regions_registered and phase: not observable from outside DPDK.
+  return nullptr;
+}
+
+std::optional<std::string> unsupported(const vhost::Op& op) {
+  if (std::holds_alternative<vhost::FailNext>(op)) return "fail_next: no fault injection into DPDK";
+  if (walk(bytes_of(op)).stalls)
+    return "a header size promising more payload than is sent (stalls DPDK's event thread)";
+  return std::nullopt;
+}
+
+bool ends_in_partial_header(const vhost::Op& op) {
+  return walk(bytes_of(op)).partial_tail;
+}
+
+std::optional<DpdkSkip> first_unsupported(const vhost::Trace& trace) {
+  for (size_t i = 0; i < trace.ops.size(); ++i)
+    if (auto why = unsupported(trace.ops[i])) return DpdkSkip{i, *why};
+  return std::nullopt;
+}
+
+// ---- /proc -----------------------------------------------------------------------------------
+
+FdCounts count_fds(pid_t pid) {
+  FdCounts c;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return c;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    char buf[256];
+    const ssize_t n = ::readlink((dir + "/" + e->d_name).c_str(), buf, sizeof buf - 1);
+    if (n < 0) continue;
+    const std::string_view t(buf, static_cast<size_t>(n));
+    if (t == "anon_inode:[userfaultfd]")
+      c.uffd++;
+    else if (t.starts_with("/memfd:"))
+      c.memfd++;
+    else if (t == "anon_inode:[eventfd]")
+      c.eventfd++;
+    else if (t.starts_with("socket:"))
+      c.socket++;
+    else
+      c.other++;
+  }
+  ::closedir(d);
+  return c;
+}
+
+std::string to_string(const FdCounts& c) {
+  return "uffd=" + std::to_string(c.uffd) + " memfd=" + std::to_string(c.memfd) +
+         " eventfd=" + std::to_string(c.eventfd) + " socket=" + std::to_string(c.socket) +
+         " other=" + std::to_string(c.other);
+}
+
+// ---- environment and process -----------------------------------------------------------------
+
+std::string default_peer_binary() {
+  if (const char* e = std::getenv("LOCKSTEP_DPDK_PEER"); e && *e) return e;
+#ifdef LOCKSTEP_DPDK_PEER_PATH
+  return LOCKSTEP_DPDK_PEER_PATH;
+#else
+  return "";
+#endif
+}
+
+DpdkEnvironment probe_dpdk_environment() {
+  DpdkEnvironment env;
+  env.binary = default_peer_binary();
+  env.version = run_command("pkg-config --modversion libdpdk 2>/dev/null");
+  utsname u{};
+  if (::uname(&u) == 0) env.kernel = u.release;
+  if (env.binary.empty())
+    env.unavailable = "dpdk_vhost_peer was not built (pkg-config found no libdpdk when CMake ran)";
+  else if (::access(env.binary.c_str(), X_OK) != 0)
+    env.unavailable =
+        "dpdk_vhost_peer not executable at " + env.binary + ": " + std::strerror(errno);
+  return env;
+}
+
+DpdkPeer::DpdkPeer(std::string binary) : binary_(std::move(binary)) {
+  if (binary_.empty()) throw std::runtime_error(probe_dpdk_environment().unavailable);
+  char tmpl[] = "/tmp/lockstep-dpdk-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+  socket_ = dir_ + "/vhost.sock";
+  log_ = dir_ + "/peer.log";
+  start();
+}
+
+DpdkPeer::~DpdkPeer() {
+  stop();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+void DpdkPeer::start() {
+  static std::atomic<int> serial{0};
+  const std::string prefix =
+      "lockstep_dpdk_" + std::to_string(::getpid()) + "_" + std::to_string(serial++);
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(1);
+    const int log = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    const int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, 0);
+    ::dup2(out[1], 1);
+    ::dup2(log >= 0 ? log : null, 2);
+    const char* argv[] = {binary_.c_str(), "--socket",     socket_.c_str(),
+                          "--file-prefix", prefix.c_str(), nullptr};
+    ::execv(binary_.c_str(), const_cast<char* const*>(argv));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  pid_ = pid;
+  // "ready <pid>" within 15 s (the peer itself needs ~1.3 s).
+  std::string line;
+  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (line.find('\n') == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{out[0], POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    char buf[64];
+    const ssize_t n = ::read(out[0], buf, sizeof buf);
+    if (n <= 0) break;
+    line.append(buf, static_cast<size_t>(n));
+  }
+  ::close(out[0]);
+  if (!line.starts_with("ready ")) {
+    stop();
+    throw std::runtime_error("dpdk_vhost_peer did not become ready (log: " + log_ + ")");
+  }
+}
+
+void DpdkPeer::stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  for (int i = 0; i < 300; ++i) {
+    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      pid_ = -1;
+      return;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+bool DpdkPeer::alive() {
+  return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0;
+}
+
+void DpdkPeer::restart() {
+  stop();
+  start();
+}
+
+// ---- target ----------------------------------------------------------------------------------
+
+FdCounts DpdkTarget::settle() const {
+  // DPDK closes the connection first and releases the device after it: wait until the
+  // connection socket is gone and the counts hold still for a few readings.
+  FdCounts prev = count_fds(peer_.pid());
+  int stable = 0;
+  for (int i = 0; i < 300 && stable < 3; ++i) {
+    std::this_thread::sleep_for(2ms);
+    const FdCounts now = count_fds(peer_.pid());
+    stable = now == prev && now.socket <= 1 ? stable + 1 : 0;
+    prev = now;
+  }
+  return prev;
+}
+
+void DpdkTarget::connect() {
+  int err = 0;
+  fe_ = vhost::Frontend::connect(peer_.socket_path(), &err);
+  if (!fe_.connected())
+    throw std::runtime_error("cannot connect to " + peer_.socket_path() + ": " +
+                             std::strerror(err));
+  listen_sent_ = false;
+  awaiting_ack_ = false;
+}
+
+void DpdkTarget::disconnect() {
+  if (!fe_.connected()) return;
+  fe_.close();
+  settle();
+}
+
+vhost::Outcome DpdkTarget::step(const vhost::Op& op) {
+  if (auto why = unsupported(op)) throw DpdkSkippedOp(*why);
+  if (!started_) {
+    started_ = true;
+    baseline_ = settle();
+    connect();
+  }
+  vhost::Outcome out;
+  std::visit(Overloaded{
+                 [&](const vhost::Send& s) { transmit(bytes_of(op), s.fds, out); },
+                 [&](const vhost::RawBytes& r) { transmit(r.bytes, {}, out); },
+                 [&](const vhost::Disconnect&) { disconnect(); },
+                 [&](const vhost::Connect&) {
+                   disconnect();
+                   connect();
+                 },
+                 [&](const vhost::FailNext&) {},
+             },
+             op);
+  out.closed = !fe_.connected();
+  const FdCounts now = out.closed ? settle() : count_fds(peer_.pid());
+  out.res.uffds = clamp8(now.uffd - baseline_.uffd);
+  out.res.held_fds = clamp8(now.non_socket() - baseline_.non_socket());
+  return out;
+}
+
+void DpdkTarget::transmit(std::vector<uint8_t> bytes, const std::vector<vhost::FdSpec>& fds,
+                          vhost::Outcome& out) {
+  if (!fe_.connected() || bytes.empty()) return;
+  const Walk w = walk(bytes);
+  const bool ack_was_pending = awaiting_ack_;
+  awaiting_ack_ = false;
+  for (uint32_t r : w.requests)
+    if (r == uapi::kPostcopyListen) listen_sent_ = true;
+  if (fe_.send_raw(bytes, fds) < 0) {  // EPIPE: DPDK had closed the connection
+    collect(0, false, 200, out);
+    fe_.close();
+    return;
+  }
+  if (w.partial_tail) {  // DPDK reads the short header and closes: a barrier would complete it
+    collect(0, false, 300, out);
+    return;
+  }
+  // After LISTEN, SET_MEM_TABLE may be the postcopy one: DPDK answers with the table and then
+  // blocks reading the ack, which a barrier would become. Wait for the table instead.
+  if (listen_sent_ && !ack_was_pending && !w.requests.empty() &&
+      w.requests.back() == uapi::kSetMemTable) {
+    collect(0, false, 150, out);
+    if (awaiting_ack_ || !fe_.connected()) return;
+  }
+  size_t get_features = 0;
+  for (uint32_t r : w.requests) get_features += r == uapi::kGetFeatures;
+  collect(get_features + 1, true, 0, out);
+}
+
+// Reads replies. With a barrier: sends GET_FEATURES and reads until the barrier's reply (the
+// `expected`-th GET_FEATURES reply), which is dropped. Without: reads for wait_ms, stopping
+// early at EOF or at a postcopy memory table.
+void DpdkTarget::collect(size_t expected, bool barrier, int wait_ms, vhost::Outcome& out) {
+  if (barrier && fe_.send(uapi::kGetFeatures, uapi::kVersion, {}) < 0) barrier = false;
+  size_t seen = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  for (;;) {
+    int timeout = 5000;  // a barrier reply: DPDK answers in well under a millisecond
+    if (!barrier) {
+      timeout = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     deadline - std::chrono::steady_clock::now())
+                                     .count());
+      if (timeout < 0) timeout = 0;
+    }
+    vhost::Frontend::Reply r;
+    const auto got = fe_.recv(r, timeout);
+    if (got == vhost::Frontend::Recv::kTimeout) {
+      if (barrier) throw std::runtime_error("dpdk peer unresponsive (no barrier reply in 5 s)");
+      return;
+    }
+    if (got != vhost::Frontend::Recv::kReply) {
+      fe_.close();
+      return;
+    }
+    if (r.hdr.request == uapi::kGetFeatures && barrier && ++seen == expected) return;
+    vhost::Reply reply;
+    reply.request = r.hdr.request;
+    reply.flags = r.hdr.flags;
+    reply.size = r.hdr.size;
+    reply.payload = std::move(r.payload);
+    for (const auto& fd : r.fds) reply.fds.push_back(fd.kind);
+    const bool table = reply.request == uapi::kSetMemTable && reply.size != 8;
+    vhost::normalise(reply);
+    out.replies.push_back(std::move(reply));
+    if (table && !barrier) {
+      awaiting_ack_ = true;
+      return;
+    }
+  }
+}
+
+void DpdkTarget::finish() {
+  if (!started_) return;
+  fe_.close();
+  settle();
+  started_ = false;
+}
+
+}  // namespace lockstep::peers

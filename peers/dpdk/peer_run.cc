@@ -1,0 +1,562 @@
+#include "peers/dpdk/peer_run.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "core/report.h"
+#include "core/vhost/codec.h"
+#include "model/vhost/model.h"
+#include "model/vhost/profiles.h"
+
+namespace lockstep::peers::dpdk {
+namespace {
+
+namespace fs = std::filesystem;
+namespace uapi = vhost::uapi;
+using vhost::Op;
+using vhost::Trace;
+
+// Restart the peer when the uffds DPDK leaked (repeated ADVISE) pile up.
+constexpr int kMaxLeakedUffds = 64;
+
+std::string op_text(const Op& op) {
+  return vhost::Protocol::op_name(op);
+}
+
+size_t count_advise(const Trace& t) {
+  size_t n = 0;
+  for (const Op& op : t.ops)
+    if (const auto* s = std::get_if<vhost::Send>(&op); s && s->request == uapi::kPostcopyAdvise)
+      n++;
+  return n;
+}
+
+// ---- generation ------------------------------------------------------------------------------
+
+std::vector<uint8_t> random_bytes(std::mt19937_64& rng) {
+  std::vector<uint8_t> b(8 + rng() % 160);
+  for (auto& x : b) {
+    const unsigned r = rng() % 10;
+    x = r < 4 ? 0 : r < 7 ? static_cast<uint8_t>(1 + rng() % 4) : static_cast<uint8_t>(rng());
+  }
+  if (rng() % 2) b[0] |= 4;  // the negotiation preamble
+  return b;
+}
+
+// decode_input over random bytes, cut at the first op the peer cannot take (skip filter).
+Trace generate(std::mt19937_64& rng, const std::string& profile) {
+  Trace t = vhost::decode_input(random_bytes(rng));
+  t.profile = profile;
+  if (auto skip = first_unsupported(t)) t.ops.resize(skip->index);
+  return t;
+}
+
+// ---- corpus ----------------------------------------------------------------------------------
+
+struct Program {
+  std::string name;
+  Trace trace;
+};
+
+std::vector<Program> load_programs(const fs::path& dir) {
+  std::vector<Program> out;
+  if (!fs::is_directory(dir)) return out;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".txt") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    std::ifstream in(f);
+    std::string text{std::istreambuf_iterator<char>(in), {}};
+    out.push_back({f.filename().string(), vhost::parse_text(text)});
+  }
+  return out;
+}
+
+// ---- campaign --------------------------------------------------------------------------------
+
+struct Tally {
+  size_t traces = 0, ops = 0, agree = 0, disagree = 0, skipped = 0, truncated = 0;
+};
+
+struct Finding {
+  std::string profile, signature, file, origin;
+  Trace minimal;
+  PeerCheck check;
+  Classification cls;
+  size_t hits = 0;
+};
+
+std::string finding_text(const Finding& f) {
+  std::ostringstream o;
+  o << f.check.side_by_side << "# peer /proc/PID/fd at trace start: " << to_string(f.check.before)
+    << "\n# peer /proc/PID/fd after finish():  " << to_string(f.check.after)
+    << "  (model: fds_left_open " << f.check.fds_left_open << ")\n"
+    << "# classification (" << f.cls.kind << "): " << f.cls.why << "\n# found by: " << f.origin
+    << " (seen " << f.hits << " time(s))\n";
+  return o.str();
+}
+
+struct Campaign {
+  const PeerOptions& options;
+  DpdkPeer& peer;
+  std::map<std::string, Tally> tallies;  // "profile | phase"
+  std::map<std::string, Finding> findings;
+  std::map<std::string, size_t> skip_reasons;
+  std::vector<std::string> notes;
+
+  void record(const Trace& trace, const std::string& phase, const std::string& origin) {
+    Tally& tally = tallies[trace.profile + " | " + phase];
+    PeerCheck c = check_trace(trace, trace.profile, peer);
+    if (c.skipped) {
+      tally.skipped++;
+      skip_reasons[c.skipped->reason]++;
+      return;
+    }
+    tally.traces++;
+    tally.ops += trace.ops.size();
+    if (c.signature.empty()) {
+      tally.agree++;
+      return;
+    }
+    tally.disagree++;
+    if (auto it = findings.find(c.signature); it != findings.end()) {
+      it->second.hits++;
+      if (!it->second.file.empty()) std::ofstream(it->second.file) << finding_text(it->second);
+      return;
+    }
+    Finding f;
+    f.profile = trace.profile;
+    f.signature = c.signature;
+    f.origin = origin;
+    f.minimal = shrink(trace, trace.profile, peer, c.signature);
+    f.check = check_trace(f.minimal, trace.profile, peer);
+    if (f.check.signature != c.signature) {  // flaky: keep the unshrunk trace
+      f.minimal = trace;
+      f.minimal.notes.clear();
+      f.check = c;
+    }
+    f.cls = classify(f.minimal, trace.profile, peer, f.check);
+    f.hits = 1;
+    fs::create_directories(options.findings_dir);
+    f.file = (fs::path(options.findings_dir) /
+              (trace.profile + "-" + std::to_string(findings.size()) + ".txt"))
+                 .string();
+    std::ofstream(f.file) << finding_text(f);
+    std::printf("finding %s: %s\n  (%c) %s\n", f.file.c_str(), f.signature.c_str(), f.cls.kind,
+                f.cls.why.c_str());
+    std::fflush(stdout);
+    findings.emplace(c.signature, std::move(f));
+  }
+};
+
+const char* kCompared =
+    "The comparison is `DpdkProtocol::first_difference` (peers/dpdk/dpdk_target.h, the one "
+    "documented place): after every op, **every reply** (count, request, flags, size, payload "
+    "after `normalise()`, fd kinds), **closed**, **resources.uffds** (the peer's "
+    "`anon_inode:[userfaultfd]` entries in `/proc/PID/fd`, minus the count when the trace "
+    "started) and **resources.held_fds** (every non-socket entry of the peer's `/proc/PID/fd`: "
+    "uffds, memfds, eventfds, files, minus the count at trace start; the listen socket and the "
+    "connection are sockets and are not counted, as the model does not count the connection). "
+    "**Not compared**: `resources.regions_mapped`, `resources.regions_registered`, "
+    "`resources.phase` — DPDK's internal tables cannot be read from outside the process. After "
+    "the trace the target disconnects and waits for DPDK to settle; the peer's non-socket fd "
+    "count must then equal its trace-start count plus the model's `fds_left_open()` (run()'s "
+    "own fd oracle watches this process, not the peer, and is off).\n\n"
+    "How replies are collected: after each op the front-end sends a barrier (GET_FEATURES, "
+    "which DPDK answers with no side effect) and reads up to the barrier's reply, so no reply "
+    "is guessed by a timeout and a close is seen as EOF. Two exceptions wait a short timeout "
+    "instead: a write ending in a partial header (a barrier would complete it; DPDK reads the "
+    "short header and closes) and a SET_MEM_TABLE after a LISTEN (DPDK replies with the table "
+    "and then blocks reading the ack, which a barrier would become).\n\n"
+    "Ops never sent to DPDK (reported as skipped, never faked): `fail_next` (no fault injection "
+    "into DPDK) and any Send/raw write whose header size promises more payload than the write "
+    "carries (≤ 4096: DPDK's blocking `read()` would stall its only event thread). Corpus "
+    "programs are run up to their first such op (counted as truncated); generated traces are "
+    "cut there.\n\n";
+
+void write_report(const Campaign& c, const DpdkEnvironment& env, double seconds,
+                  const std::string& command) {
+  std::ostringstream r;
+  r << "# DPDK peer: the vhost-user model against DPDK's librte_vhost\n\n"
+    << "Generated by `" << command
+    << "` (peers/dpdk/, tools/lockstep_main.cc `peer`). The "
+       "random phase is seeded; what fits in the time budget depends on the machine.\n\n"
+    << "## Environment\n\n| | |\n|---|---|\n"
+    << "| DPDK (`pkg-config --modversion libdpdk`) | "
+    << (env.version.empty() ? "not found" : env.version) << " |\n"
+    << "| kernel (`uname -r`) | `" << env.kernel << "` |\n"
+    << "| peer binary | `"
+    << (env.binary.empty() ? "(not built)" : fs::path(env.binary).filename().string()) << "` |\n"
+    << "| peer | "
+    << (env.unavailable.empty() ? "started (one process for the whole run)" : env.unavailable)
+    << " |\n"
+    << "| random phase | " << seconds << " s, seed " << c.options.seed << ", profile `"
+    << c.options.profile << "` |\n\n"
+    << "## What is compared\n\n"
+    << kCompared << "## Traces run and agreement\n\n"
+    << "Corpus: `corpus/programs/vhost_postcopy/*.txt`, each run under both `dpdk-22.11` and "
+       "`spec` (whatever profile the program was written for). Generated: "
+       "`vhost::decode_input` over random bytes (half with the negotiation preamble), cut "
+       "before the first op the peer cannot take.\n\n"
+    << "| profile | phase | traces run | ops | agree | disagree | agreement | truncated | "
+       "skipped |\n|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& [key, t] : c.tallies) {
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%.2f%%", t.traces ? 100.0 * t.agree / t.traces : 0.0);
+    const auto bar = key.find(" | ");
+    r << "| " << key.substr(0, bar) << " | " << key.substr(bar + 3) << " | " << t.traces << " | "
+      << t.ops << " | " << t.agree << " | " << t.disagree << " | " << rate << " | " << t.truncated
+      << " | " << t.skipped << " |\n";
+  }
+  r << "\n";
+  for (const auto& n : c.notes) r << "- " << n << "\n";
+  r << "\n## Distinct disagreements (" << c.findings.size() << ")\n\n"
+    << "Each is shrunk (greedy op deletion while the same signature persists) and deduplicated "
+       "by signature (profile, op, field). Classification: (a) documented deviation — a "
+       "dpdk-22.11 profile switch explains it; (b) model bug; (c) DPDK defect or spec "
+       "deviation; (?) unexplained.\n\n";
+  if (c.findings.empty()) r << "None.\n\n";
+  int n = 0;
+  for (const auto& [sig, f] : c.findings) {
+    r << "### " << ++n << ". (" << f.cls.kind << ") `" << sig << "`\n\n"
+      << f.cls.why << "\n\nSeen " << f.hits << " time(s); first found by " << f.origin
+      << "; written to `" << f.file << "`.\n\n```\n"
+      << f.check.side_by_side << "# peer /proc/PID/fd at trace start: " << to_string(f.check.before)
+      << "\n# peer /proc/PID/fd after finish():  " << to_string(f.check.after)
+      << "  (model fds_left_open " << f.check.fds_left_open << ")\n```\n\n";
+  }
+  r << "## Skipped\n\n| reason | traces cut or skipped |\n|---|---|\n";
+  for (const auto& [why, count] : c.skip_reasons) r << "| " << why << " | " << count << " |\n";
+  r << "\n";
+  fs::path path(c.options.report_path);
+  if (path.has_parent_path()) fs::create_directories(path.parent_path());
+  std::ofstream(path) << r.str();
+}
+
+// Hand triage of the disagreements the dpdk-22.11 profile has with DPDK (docs/peers/dpdk.md).
+Classification triage(const Trace& minimal, const PeerCheck& check) {
+  const Divergence& d = *check.verdict.divergence;
+  const FdCounts &before = check.before, &after = check.after;
+  const std::string evidence = "peer /proc/PID/fd at trace start `" + to_string(before) +
+                               "`, after disconnect and settle `" + to_string(after) + "`";
+  // Fds DPDK still holds after the connection is gone, beyond what the model says leaks.
+  if (after.non_socket() - before.non_socket() > check.fds_left_open)
+    return {'c',
+            "DPDK defect: fds received with a message DPDK refuses are never closed "
+            "(when read_vhost_message or the handler fails and the connection is dropped, "
+            "the message's fds are not released) — they stay open in the peer after the "
+            "connection is gone (" +
+                evidence + "; the model expects +" + std::to_string(check.fds_left_open) +
+                "). Spec W6/D1: every fd received is the back-end's to close."};
+  if (d.index >= minimal.ops.size()) return {'?', "unexplained end-of-trace fd difference"};
+  const Op& op = minimal.ops[d.index];
+  const vhost::Outcome& m = check.verdict.model.back();
+  const vhost::Outcome& t = check.verdict.target.back();
+  if (d.field == "reply.flags") {
+    for (const auto& r : t.replies)
+      if (r.flags != uapi::kReplyFlags && (r.flags & ~uapi::kKnownFlags))
+        return {'c',
+                "DPDK spec deviation (rule W8, reply flags exactly 0x5): DPDK builds the "
+                "reply from the request's header, clearing only the version bits and "
+                "NEED_REPLY, so reserved request flag bits (here reply flags 0x" +
+                    [&] {
+                      char b[16];
+                      std::snprintf(b, sizeof b, "%x", r.flags);
+                      return std::string(b);
+                    }() +
+                    ") come back in the reply. The dpdk-22.11 profile has no switch for "
+                    "this (check_header_flags=false only accepts them); adding one needs "
+                    "model.cc, left for the model owner."};
+  }
+  if (ends_in_partial_header(op) && t.closed && !m.closed)
+    return {'c',
+            "DPDK spec deviation (rule W4, a stream carries partial messages): DPDK reads "
+            "the header with one recvmsg and closes the connection when fewer than 12 "
+            "bytes arrive (\"Unexpected header size read\"); the model (every profile) "
+            "buffers the partial header. No dpdk-22.11 switch exists for it."};
+  if (const auto* s = std::get_if<vhost::Send>(&op)) {
+    const std::string req = vhost::request_text(s->request);
+    const auto want = vhost::expected_payload_size(s->request, s->payload, false);
+    if (want && *want != s->header_size())
+      return {'b', "model bug (not fixed): DPDK 22.11 does not check the payload size of " + req +
+                       " (rule W7: " + std::to_string(*want) + " bytes expected, " +
+                       std::to_string(s->header_size()) +
+                       " sent) and handles it; the "
+                       "dpdk-22.11 profile applies W7 to every request. Needs a W7 switch in "
+                       "model.cc (not in this peer's scope)."};
+    if (t.closed && !m.closed && m.replies.size() == 1 &&
+        (s->request == uapi::kSetVringBase || s->request == uapi::kSetVringNum ||
+         s->request == uapi::kGetVringBase || s->request == uapi::kSetVringEnable) &&
+        s->payload.size() >= 4 && vhost::u64_payload(0).size() && [&] {
+          uint32_t i;
+          std::memcpy(&i, s->payload.data(), 4);
+          return i >= uapi::kDpdkQueueNum * 2;
+        }())
+      return {'b',
+              "model bug (not fixed): a vring index beyond DPDK's queue pairs makes "
+              "vhost_user_check_and_alloc_queue_pair fail before the handler runs, and "
+              "DPDK closes the connection even with NEED_REPLY; the dpdk-22.11 profile "
+              "refuses it through E1 (ack 1, connection kept)."};
+    if (s->request == uapi::kSetInflightFd && t.closed && t.replies.empty() &&
+        s->payload.size() >= 18 && [&] {
+          uint16_t q;
+          std::memcpy(&q, s->payload.data() + 16, 2);
+          return q == 0 || q > 256;
+        }())
+      return {'b',
+              "model bug (not fixed): DPDK allocates the queue pair named by the inflight "
+              "payload's num_queues - 1 before the handler (peer log: \"invalid vring "
+              "index\", \"failed to alloc queue\") and closes without the NEED_REPLY ack "
+              "when that fails; the model acks u64 1 first."};
+    if (s->request == uapi::kSetStatus && t.closed && !m.closed && s->payload.size() == 8 && [&] {
+          uint64_t v;
+          std::memcpy(&v, s->payload.data(), 8);
+          return v > 0xff;
+        }())
+      return {'b',
+              "model bug (not fixed): DPDK's vhost_user_set_status refuses a status above "
+              "UINT8_MAX (\"invalid device status\"), which without NEED_REPLY closes; "
+              "the model stores any u64."};
+    if (s->request == uapi::kSetVringNum && t.closed && !m.closed)
+      return {'b',
+              "model bug (not fixed): DPDK's vhost_user_set_vring_num refuses a ring size "
+              "that is not a power of two or above 32768 (and a ring index DPDK cannot "
+              "allocate); the model accepts any SET_VRING_NUM value."};
+    if (s->request == uapi::kSetVringAddr && d.field == "reply.payload")
+      return {'b',
+              "model bug (not fixed): DPDK's vhost_user_set_vring_addr fails (ack 1) "
+              "while no memory table is mapped (dev->mem == NULL); the model accepts "
+              "SET_VRING_ADDR in any state."};
+    if (s->request == uapi::kSetMemTable && d.field == "reply.payload")
+      return {'b',
+              "model gap (not fixed): DPDK maps a region whose mmap_offset lies beyond "
+              "the fd's size (it never checks offset + size against the fd) and acks 0; "
+              "the model refuses it (rule M)."};
+  }
+  return {'?', "unexplained: dpdk-22.11 disagrees with DPDK at " + vhost::Protocol::op_name(op) +
+                   " (" + d.field + "); needs triage"};
+}
+
+}  // namespace
+
+PeerCheck check_trace(const Trace& trace, const std::string& profile, DpdkPeer& peer) {
+  PeerCheck c;
+  c.skipped = first_unsupported(trace);
+  if (c.skipped) return c;
+  if (!peer.alive() || count_fds(peer.pid()).uffd > kMaxLeakedUffds) peer.restart();
+  vhost::Model model(*vhost::find_profile(profile));
+  DpdkTarget target(peer);
+  try {
+    c.verdict = run<DpdkProtocol>(trace.ops, model, target, RunOptions{.check_fds = false});
+  } catch (const std::exception& e) {
+    peer.restart();
+    c.skipped = DpdkSkip{0, std::string("peer unresponsive or dead, restarted: ") + e.what()};
+    return c;
+  }
+  if (!peer.alive()) {
+    peer.restart();
+    c.skipped = DpdkSkip{0, "peer died during the trace, restarted"};
+    return c;
+  }
+  c.before = target.baseline();
+  c.after = target.current();
+  c.fds_left_open = model.fds_left_open();
+  const int delta = c.after.non_socket() - c.before.non_socket();
+  c.verdict.fds_delta = delta;
+  c.verdict.fds_expected = c.verdict.divergence ? delta : c.fds_left_open;
+  if (!c.verdict.divergence && delta != c.fds_left_open)
+    c.verdict.divergence = Divergence{
+        trace.ops.size(),
+        "fds",
+        fd_leak_signature(DpdkProtocol::kName),
+        {"peer /proc/PID/fd before " + to_string(c.before) + ", after " + to_string(c.after)}};
+  if (c.verdict.divergence) c.signature = profile + ": " + c.verdict.divergence->signature;
+  c.side_by_side = side_by_side<DpdkProtocol>(profile, trace.ops, c.verdict);
+  return c;
+}
+
+Trace shrink(const Trace& trace, const std::string& profile, DpdkPeer& peer,
+             const std::string& signature) {
+  Trace best = trace;
+  best.notes.clear();
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (size_t i = best.ops.size(); i-- > 0;) {
+      if (best.ops.size() <= 1) break;
+      Trace candidate = best;
+      candidate.ops.erase(candidate.ops.begin() + static_cast<long>(i));
+      PeerCheck c = check_trace(candidate, profile, peer);
+      if (!c.skipped && c.signature == signature) {
+        best = std::move(candidate);
+        progress = true;
+      }
+    }
+  }
+  return best;
+}
+
+Classification classify(const Trace& minimal, const std::string& profile, DpdkPeer& peer,
+                        const PeerCheck& check) {
+  if (!check.verdict.divergence) return {'?', "no divergence"};
+  const Divergence& d = *check.verdict.divergence;
+  const bool at_op = d.index < minimal.ops.size();
+  const std::string op = at_op ? op_text(minimal.ops[d.index]) : "end of trace";
+  // (c) first: the leak is a DPDK defect under every profile.
+  if (d.field == "resources.uffds" && count_advise(minimal) >= 2 && at_op &&
+      check.verdict.target.back().res.uffds > check.verdict.model.back().res.uffds)
+    return {'c',
+            "DPDK defect (spec deviation, rule P2): a repeated POSTCOPY_ADVISE on one "
+            "connection opens a new userfaultfd and overwrites dev->postcopy_ufd; the "
+            "earlier one is never closed. The peer's /proc/PID/fd shows one more "
+            "anon_inode:[userfaultfd] than the model's live count (" +
+                std::to_string(check.verdict.target.back().res.uffds) + " vs " +
+                std::to_string(check.verdict.model.back().res.uffds) +
+                "), and after disconnect the leaked one stays (trace start " +
+                to_string(check.before) + ", after finish() " + to_string(check.after) +
+                "). The dpdk-22.11 profile records it (AdviseWhenLive::Leak, counted in "
+                "fds_left_open, not in the live uffds); spec refuses the second ADVISE."};
+  if (profile != "dpdk-22.11") {
+    Trace t = minimal;
+    t.profile = "dpdk-22.11";
+    PeerCheck k = check_trace(t, "dpdk-22.11", peer);
+    if (!k.skipped && k.signature.empty()) {
+      vhost::Model a(*vhost::find_profile(profile)), b(*vhost::find_profile("dpdk-22.11"));
+      for (size_t i = 0; i < minimal.ops.size(); ++i) {
+        const vhost::Outcome oa = a.step(minimal.ops[i]), ob = b.step(minimal.ops[i]);
+        if (const char* f = vhost::Protocol::first_difference(oa, ob))
+          return {'a',
+                  "documented deviation: the dpdk-22.11 profile agrees with DPDK on this "
+                  "trace. " +
+                      profile + " and dpdk-22.11 first differ at op " + std::to_string(i) + " (" +
+                      op_text(minimal.ops[i]) + ", " + f + "): " + profile + " says `" +
+                      vhost::to_string(oa) + "`, dpdk-22.11 says `" + vhost::to_string(ob) +
+                      "` (model/vhost/profiles.cc dpdk_22_11())."};
+      }
+      return {'a',
+              "documented deviation: the dpdk-22.11 profile agrees with DPDK on this trace "
+              "(the profiles differ only in fields the peer does not compare)."};
+    }
+  }
+  if (profile != "dpdk-22.11") {  // the dpdk-22.11 profile disagrees too: its triage applies
+    Trace t = minimal;
+    t.profile = "dpdk-22.11";
+    PeerCheck k = check_trace(t, "dpdk-22.11", peer);
+    if (!k.skipped && !k.signature.empty()) {
+      Classification inner = classify(t, "dpdk-22.11", peer, k);
+      inner.why =
+          "dpdk-22.11 disagrees with DPDK on this trace too (" + k.signature + "): " + inner.why;
+      return inner;
+    }
+  }
+  return triage(minimal, check);
+}
+
+int run_dpdk_peer(const PeerOptions& options) {
+  const DpdkEnvironment env = probe_dpdk_environment();
+  auto unavailable = [&](const std::string& why) {
+    std::fprintf(stderr, "lockstep peer dpdk: the DPDK peer cannot run here: %s\n", why.c_str());
+    if (!options.report_path.empty()) {
+      fs::path path(options.report_path);
+      if (path.has_parent_path()) fs::create_directories(path.parent_path());
+      std::ofstream(path) << "# DPDK peer: the vhost-user model against DPDK's librte_vhost\n\n"
+                          << "**Not run: " << why
+                          << ".** DPDK (`pkg-config --modversion "
+                             "libdpdk`): "
+                          << (env.version.empty() ? "not found" : env.version) << "; kernel `"
+                          << env.kernel << "`.\n";
+    }
+    return 3;
+  };
+  if (!env.unavailable.empty()) return unavailable(env.unavailable);
+  const vhost::Profile* chosen = vhost::find_profile(options.profile);
+  if (!chosen || chosen->mutant) {
+    std::fprintf(stderr, "lockstep peer dpdk: unknown profile '%s' (dpdk-22.11, spec, ...)\n",
+                 options.profile.c_str());
+    return 2;
+  }
+  std::optional<DpdkPeer> peer;
+  try {
+    peer.emplace(env.binary);
+  } catch (const std::exception& e) {
+    return unavailable(e.what());
+  }
+  Campaign c{options, *peer, {}, {}, {}, {}};
+  std::vector<std::string> profiles = {"dpdk-22.11", "spec"};
+  if (std::find(profiles.begin(), profiles.end(), options.profile) == profiles.end())
+    profiles.push_back(options.profile);
+  const std::vector<Program> programs =
+      load_programs(fs::path(options.corpus_root) / "programs" / "vhost_postcopy");
+  for (const auto& profile : profiles) {
+    size_t whole = 0, cut = 0, none = 0;
+    for (const auto& program : programs) {
+      Trace t = program.trace;
+      t.profile = profile;
+      t.notes.clear();
+      if (auto skip = first_unsupported(t)) {
+        t.ops.resize(skip->index);
+        c.skip_reasons[skip->reason]++;
+        if (t.ops.empty()) {
+          none++;
+          c.tallies[profile + " | corpus"].skipped++;
+          continue;
+        }
+        cut++;
+        c.tallies[profile + " | corpus"].truncated++;
+      } else {
+        whole++;
+      }
+      c.record(t, "corpus", "corpus program " + program.name);
+    }
+    c.notes.push_back("corpus under " + profile + ": " + std::to_string(programs.size()) +
+                      " programs, " + std::to_string(whole) + " run whole, " + std::to_string(cut) +
+                      " run up to their first op the peer cannot take, " + std::to_string(none) +
+                      " with nothing runnable");
+  }
+  std::mt19937_64 rng(options.seed);
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::duration<double>(options.seconds);
+  size_t n = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    Trace t = generate(rng, options.profile);
+    if (t.ops.empty()) continue;
+    c.record(
+        t, "generated",
+        "generated trace #" + std::to_string(n++) + " (seed " + std::to_string(options.seed) + ")");
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("\n%-12s %-10s %8s %8s %8s %9s %9s %8s\n", "profile", "phase", "traces", "ops",
+              "agree", "disagree", "truncated", "skipped");
+  for (const auto& [key, t] : c.tallies) {
+    const auto bar = key.find(" | ");
+    std::printf("%-12s %-10s %8zu %8zu %8zu %9zu %9zu %8zu\n", key.substr(0, bar).c_str(),
+                key.substr(bar + 3).c_str(), t.traces, t.ops, t.agree, t.disagree, t.truncated,
+                t.skipped);
+  }
+  size_t unexplained = 0;
+  for (const auto& [sig, f] : c.findings) {
+    std::printf("  (%c) %s -> %s\n", f.cls.kind, sig.c_str(), f.file.c_str());
+    unexplained += f.cls.kind == '?';
+  }
+  if (!options.report_path.empty()) {
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%g", options.seconds);
+    const std::string command = "lockstep peer dpdk --profile " + options.profile + " --seconds " +
+                                secs + " --report " + options.report_path + " --findings " +
+                                options.findings_dir;
+    write_report(c, env, seconds, command);
+    std::printf("report: %s\n", options.report_path.c_str());
+  }
+  return unexplained ? 1 : 0;
+}
+
+}  // namespace lockstep::peers::dpdk

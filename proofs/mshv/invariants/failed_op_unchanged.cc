@@ -1,0 +1,33 @@
+// Spec clause (ioctl error convention; reference/mshv-device.md §1.4 step 10): an op that
+// fails leaves the state unchanged, except the documented copy-back case: a non-TEST
+// CREATE_DEVICE whose final copy_to_user faults (EFAULT with a readable argument), where
+// mshv-v1/kvm leave the device installed ("cleanup in fop_release") and mshv-strict rolls it
+// back (the device slot still records its partition).
+// A step property. Bounds: proofs/mshv/encoding.h.
+// Plain induction (k = 1), no strengthening needed (pinned by tests/proofs/invariants_test.cc).
+// Expected runtime: k = 1, < 100 ms per profile; fails
+// on mutant-test-creates at depth 2 (a TEST create with a read-only argument goes on to create
+// and then faults on the copy-back: the exception does not cover TEST).
+#include <cerrno>
+
+#include "core/mshv/uapi.h"
+#include "proofs/mshv/invariant.h"
+
+namespace lockstep::mshv::proofs {
+
+Invariant failed_op_unchanged() {
+  Invariant inv;
+  inv.name = "failed_op_unchanged";
+  inv.clause = "failed op leaves state unchanged (except the copy-back EFAULT)";
+  inv.step = [](Encoding& e, const StepView& v) {
+    z3::context& c = e.ctx();
+    z3::expr copy_back = v.a.kind == kCreate &&
+                         (v.a.flags & c.bv_val(uapi::kCreateDeviceTest, 32)) == 0 &&
+                         v.err == c.bv_val(EFAULT, 8) && v.a.mem != 2;
+    return z3::implies(v.err != 0 && !copy_back, semantic_equal(e, v.pre, v.post));
+  };
+  inv.strengthened = false;  // plain induction suffices
+  return inv;
+}
+
+}  // namespace lockstep::mshv::proofs

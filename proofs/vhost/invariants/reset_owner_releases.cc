@@ -1,0 +1,20 @@
+// Clause: N4/X9 (spec): a handled RESET_OWNER leaves no uffd and no region mapped
+// Bounds: proofs/vhost/encoding.h (<= 8 regions, <= 12 fds per send, one message per op).
+// Expected: k = 1; fails per profile where RESET_OWNER keeps postcopy state (libvhost-user:
+// ignored; rust-vmm: clears features only), at depth 2. k = 1, plain induction, ~20 ms.
+#include "proofs/vhost/invariant.h"
+
+namespace lockstep::vhost::proofs {
+
+Invariant reset_owner_releases() {
+  Invariant inv;
+  inv.name = "reset_owner_releases";
+  inv.clause = "N4/X9 (spec): a handled RESET_OWNER leaves no uffd and no region mapped";
+  inv.step = [](Encoding&, const StepView& v) {
+    return z3::implies(v.a.kind == kResetOwner && v.r.handled,
+                       !v.r.next.uffd && v.r.next.mapped == 0 && v.r.next.lk_uffd == v.pre.lk_uffd);
+  };
+  return inv;
+}
+
+}  // namespace lockstep::vhost::proofs

@@ -1,0 +1,175 @@
+// The DPDK peer (peers/dpdk): the vhost corpus against DPDK 22.11's librte_vhost under the
+// dpdk-22.11 profile, the negative check (spec must disagree with DPDK), and the peer-side fd
+// accounting (uffds back to baseline after disconnect; the repeated-ADVISE leak is a finding).
+// Skips (with the reason) where dpdk_vhost_peer was not built or cannot start. One peer
+// process serves every test (it takes ~1.3 s to start).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+
+#include "core/vhost/codec.h"
+#include "peers/dpdk/dpdk_target.h"
+#include "peers/dpdk/peer_run.h"
+
+namespace lockstep::peers::dpdk {
+namespace {
+
+namespace fs = std::filesystem;
+
+DpdkPeer* shared_peer(std::string* why) {
+  static std::unique_ptr<DpdkPeer> peer;
+  static std::string reason;
+  static bool tried = false;
+  if (!tried) {
+    tried = true;
+    const DpdkEnvironment env = probe_dpdk_environment();
+    if (!env.unavailable.empty()) {
+      reason = env.unavailable;
+    } else {
+      try {
+        peer = std::make_unique<DpdkPeer>(env.binary);
+      } catch (const std::exception& e) {
+        reason = e.what();
+      }
+    }
+  }
+  *why = reason;
+  return peer.get();
+}
+
+#define PEER_OR_SKIP(name)             \
+  std::string why_;                    \
+  DpdkPeer* name = shared_peer(&why_); \
+  if (!name) GTEST_SKIP() << why_;     \
+  DpdkPeer& name##_ref = *name;        \
+  (void)name##_ref
+
+vhost::Trace program(const char* text) {
+  return vhost::parse_text(text);
+}
+
+TEST(DpdkPeer, CorpusAgreesWithTheDpdkProfile) {
+  PEER_OR_SKIP(peer);
+  std::vector<fs::path> files;
+  for (const auto& e :
+       fs::directory_iterator(fs::path(LOCKSTEP_SOURCE_DIR) / "corpus/programs/vhost_postcopy"))
+    if (e.path().extension() == ".txt") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  ASSERT_FALSE(files.empty());
+  size_t run = 0;
+  for (const auto& file : files) {
+    std::ifstream in(file);
+    vhost::Trace t = vhost::parse_text(std::string{std::istreambuf_iterator<char>(in), {}});
+    t.profile = "dpdk-22.11";
+    t.notes.clear();
+    if (auto skip = first_unsupported(t)) t.ops.resize(skip->index);
+    if (t.ops.empty()) continue;
+    PeerCheck c = check_trace(t, "dpdk-22.11", *peer);
+    ASSERT_FALSE(c.skipped) << file << ": " << c.skipped->reason;
+    ++run;
+    if (c.signature.empty()) continue;
+    const vhost::Trace minimal = shrink(t, "dpdk-22.11", *peer, c.signature);
+    const PeerCheck m = check_trace(minimal, "dpdk-22.11", *peer);
+    const Classification cls = classify(minimal, "dpdk-22.11", *peer, m);
+    EXPECT_NE(cls.kind, '?') << file << ": unexplained disagreement\n" << m.side_by_side << cls.why;
+  }
+  EXPECT_GT(run, 5u);
+}
+
+// The profile that is DPDK's agrees on the probe report's own program.
+TEST(DpdkPeer, ProfileProgramAgreesExactly) {
+  PEER_OR_SKIP(peer);
+  const vhost::Trace t = program(
+      "# lockstep vhost  profile=dpdk-22.11\n"
+      "send(GET_FEATURES, flags=0x1)\n"
+      "send(GET_PROTOCOL_FEATURES, flags=0x1)\n"
+      "send(SET_PROTOCOL_FEATURES, flags=0x9, u64=0x108)\n"
+      "send(POSTCOPY_ADVISE, flags=0x1)\n"
+      "send(POSTCOPY_LISTEN, flags=0x9)\n"
+      "send(SET_MEM_TABLE, flags=0x9, region=0x0:0x100000:0x7f0000000000:0x0, "
+      "fd=memfd:0x100000)\n"
+      "send(SET_MEM_TABLE, flags=0x9, u64=0x0)\n"
+      "send(POSTCOPY_END, flags=0x1)\n"
+      "send(GET_QUEUE_NUM, flags=0x1)\n");
+  const PeerCheck c = check_trace(t, "dpdk-22.11", *peer);
+  ASSERT_FALSE(c.skipped) << c.skipped->reason;
+  EXPECT_TRUE(c.signature.empty()) << c.side_by_side;
+  EXPECT_EQ(c.after.uffd, c.before.uffd);
+}
+
+// Negative: spec refuses ADVISE without PAGEFAULT (P1: E1 closes without NEED_REPLY); DPDK
+// hands out a uffd. The comparison must catch it and classify it as the profile's switch.
+TEST(DpdkPeer, SpecDisagreesOnAdviseWithoutPagefault) {
+  PEER_OR_SKIP(peer);
+  const vhost::Trace t = program(
+      "# lockstep vhost  profile=spec\n"
+      "send(POSTCOPY_ADVISE, flags=0x1)\n");
+  const PeerCheck c = check_trace(t, "spec", *peer);
+  ASSERT_FALSE(c.skipped) << c.skipped->reason;
+  ASSERT_FALSE(c.signature.empty()) << c.side_by_side;
+  EXPECT_NE(c.signature.find("dpdk-peer/POSTCOPY_ADVISE/"), std::string::npos) << c.signature;
+  ASSERT_EQ(c.verdict.target.size(), 1u);
+  ASSERT_EQ(c.verdict.target[0].replies.size(), 1u);
+  EXPECT_EQ(c.verdict.target[0].replies[0].fds, std::vector<vhost::FdKind>{vhost::FdKind::Uffd});
+  EXPECT_EQ(classify(t, "spec", *peer, c).kind, 'a');
+  EXPECT_TRUE(check_trace(t, "dpdk-22.11", *peer).signature.empty());
+}
+
+// After disconnect the peer's userfaultfd count is back at its baseline.
+TEST(DpdkPeer, UffdsReturnToBaselineAfterDisconnect) {
+  PEER_OR_SKIP(peer);
+  const vhost::Trace t = program(
+      "# lockstep vhost  profile=dpdk-22.11\n"
+      "send(SET_PROTOCOL_FEATURES, flags=0x9, u64=0x108)\n"
+      "send(POSTCOPY_ADVISE, flags=0x1)\n"
+      "send(POSTCOPY_LISTEN, flags=0x9)\n"
+      "disconnect()\n"
+      "connect()\n"
+      "send(POSTCOPY_ADVISE, flags=0x1)\n");
+  const PeerCheck c = check_trace(t, "dpdk-22.11", *peer);
+  ASSERT_FALSE(c.skipped) << c.skipped->reason;
+  EXPECT_TRUE(c.signature.empty()) << c.side_by_side;
+  EXPECT_EQ(c.verdict.target[1].res.uffds, 1);
+  EXPECT_EQ(c.verdict.target[3].res.uffds, 0);  // after disconnect, from /proc/PID/fd
+  EXPECT_EQ(c.after.uffd, c.before.uffd) << to_string(c.before) << " -> " << to_string(c.after);
+}
+
+// Repeated ADVISE: DPDK leaks the first uffd; the peer's /proc/PID/fd shows it, the comparison
+// reports it as a finding of class (c), and it outlives the connection.
+TEST(DpdkPeer, RepeatedAdviseLeakIsAFinding) {
+  PEER_OR_SKIP(peer);
+  const vhost::Trace t = program(
+      "# lockstep vhost  profile=dpdk-22.11\n"
+      "send(POSTCOPY_ADVISE, flags=0x1)\n"
+      "send(POSTCOPY_ADVISE, flags=0x1)\n");
+  const PeerCheck c = check_trace(t, "dpdk-22.11", *peer);
+  ASSERT_FALSE(c.skipped) << c.skipped->reason;
+  EXPECT_EQ(c.signature,
+            "dpdk-22.11: lockstep: divergence dpdk-peer/POSTCOPY_ADVISE/resources.uffds")
+      << c.side_by_side;
+  ASSERT_EQ(c.verdict.target.size(), 2u);
+  EXPECT_EQ(c.verdict.target[1].res.uffds, 2);
+  EXPECT_EQ(c.verdict.model[1].res.uffds, 1);
+  EXPECT_EQ(c.after.uffd, c.before.uffd + 1) << to_string(c.before) << " -> " << to_string(c.after);
+  EXPECT_EQ(classify(t, "dpdk-22.11", *peer, c).kind, 'c');
+}
+
+TEST(DpdkPeer, UnsafeOpsAreSkippedNotFaked) {
+  const vhost::Trace t = program(
+      "# lockstep vhost  profile=dpdk-22.11\n"
+      "send(GET_FEATURES, flags=0x1)\n"
+      "send(SET_FEATURES, flags=0x1, u64=0x0, size=300)\n");
+  auto skip = first_unsupported(t);
+  ASSERT_TRUE(skip);
+  EXPECT_EQ(skip->index, 1u);
+  EXPECT_TRUE(unsupported(vhost::FailNext{}));
+  EXPECT_FALSE(unsupported(
+      vhost::RawBytes{{1, 0, 0, 0, 1, 0, 0, 0, 0, 0x20, 0, 0}}));  // 8 KiB: refused at once
+}
+
+}  // namespace
+}  // namespace lockstep::peers::dpdk
