@@ -23,6 +23,7 @@
 #include <random>
 #include <vector>
 
+#include "bench/ratio_main.h"
 #include "core/run.h"
 #include "core/vhost/codec.h"
 #include "impl/vhost/backend.h"
@@ -186,29 +187,8 @@ BENCHMARK(BM_Differential)->MinTime(3.0);
 BENCHMARK(BM_BareSyscalls)->MinTime(3.0);
 BENCHMARK(BM_BackendMessages)->MinTime(3.0);
 
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const auto& run : runs)
-      if (run.counters.count("items_per_second"))
-        rates_[run.benchmark_name()] = run.counters.at("items_per_second");
-    ConsoleReporter::ReportRuns(runs);
-  }
-  std::map<std::string, double> rates_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  double differential = reporter.rates_["BM_Differential/min_time:3.000"];
-  double bare = reporter.rates_["BM_BareSyscalls/min_time:3.000"];
-  if (differential > 0 && bare > 0)
-    std::printf(
-        "\nvhost differential: %.0f exec/s   bare syscalls: %.0f traces/s   harness/bare time "
-        "ratio: %.2f\n",
-        differential, bare, bare / differential);
-  return 0;
+  return lockstep::bench::ratio_main(argc, argv, "vhost");
 }

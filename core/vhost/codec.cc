@@ -4,16 +4,10 @@
 #include <stdexcept>
 
 #include "core/bytes.h"
+#include "core/overloaded.h"
 
 namespace lockstep::vhost {
 namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;  // clang 14 has no aggregate CTAD
 
 constexpr size_t kProfileCount = std::size(kFuzzProfiles);
 constexpr uint8_t kPreambleBit = 0x4;

@@ -3,17 +3,11 @@
 #include <cstddef>
 #include <cstring>
 
+#include "core/overloaded.h"
 #include "core/program_text.h"
 
 namespace lockstep::vhost {
 namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;  // clang 14 has no aggregate CTAD
 
 template <class T>
 void append(std::vector<uint8_t>& out, const T& value) {
@@ -262,7 +256,10 @@ std::string to_string(const Reply& r) {
   }
   if (!r.fds.empty()) {
     out += " fds=";
-    for (size_t i = 0; i < r.fds.size(); ++i) out += (i ? "+" : "") + to_string(r.fds[i]);
+    for (size_t i = 0; i < r.fds.size(); ++i) {
+      if (i) out += "+";
+      out += to_string(r.fds[i]);
+    }
   }
   return out;
 }

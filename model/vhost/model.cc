@@ -23,7 +23,6 @@ T load(const std::vector<uint8_t>& bytes, size_t offset = 0) {
 }
 
 constexpr size_t kNever = std::numeric_limits<size_t>::max();  // a size no payload has
-constexpr uint64_t kMaxRegionSpan = uint64_t{1} << 40;         // X6: memory_size + mmap_offset
 
 std::vector<uint8_t> frame(const Send& s) {
   std::vector<uint8_t> out(uapi::kHeaderSize);
@@ -103,6 +102,44 @@ size_t expected_fd_count(uint32_t request, const std::vector<uint8_t>& payload) 
   }
 }
 
+bool vring_index_in_range(uint32_t request, const std::vector<uint8_t>& payload,
+                          uint64_t ring_count) {
+  using namespace uapi;
+  uint64_t index = 0;
+  switch (request) {
+    case kSetVringNum:
+    case kSetVringBase:
+    case kGetVringBase:
+    case kSetVringEnable:
+    case kSetVringAddr:  // state.index / addr.index: the first u32
+      index = load<uint32_t>(payload);
+      break;
+    case kSetInflightFd: {  // inflight.num_queues - 1 (a u16 at offset 16), as a u32
+      const uint16_t q = load<uint16_t>(payload, 16);
+      index = static_cast<uint32_t>(int{q} - 1);
+      break;
+    }
+    default:
+      return true;  // SET_VRING_KICK/CALL/ERR: an 8-bit index, always < 256 rings
+  }
+  return index < ring_count;
+}
+
+std::vector<uint8_t> padded_payload(uint32_t request, std::vector<uint8_t> payload) {
+  using namespace uapi;
+  size_t need = 0;
+  if (request == kSetLogBase) return payload;  // checked (vhost_user_set_log_base)
+  if (request == kSetMemTable) {
+    if (payload.size() < sizeof(MemoryHeader)) payload.resize(sizeof(MemoryHeader));
+    const uint32_t n = load<MemoryHeader>(payload).nregions;
+    need = n <= kMaxRegions ? mem_table_size(n) : 0;
+  } else if (auto want = expected_payload_size(request, payload, true)) {
+    need = *want;
+  }
+  if (payload.size() < need) payload.resize(need);
+  return payload;
+}
+
 // ---- the session and the stream -------------------------------------------------------------
 
 Model::Model(const Profile& profile) : profile_(profile) {
@@ -157,14 +194,31 @@ void Model::deliver(const std::vector<uint8_t>& bytes, std::vector<FdSpec> fds) 
     dispatch(msg);
     fault_.reset();
   }
+  if (profile_.partial_header_closes && st.connected && !st.rx.empty() &&
+      st.rx.size() < uapi::kHeaderSize)
+    disconnect();  // DPDK read_vhost_message: a short header read closes (W4 not followed)
 }
 
 void Model::dispatch(Message& m) {
   Session& s = state_.session;
   if (s.awaiting_ack) return finish(m, postcopy_ack(m));  // P6: the next message is the ack
+  if (profile_.bad_vring_index_closes &&
+      !vring_index_in_range(m.request, m.payload, profile_.ring_count)) {
+    state_.leaked_fds += static_cast<int>(m.fds.size());  // DPDK: ctx fds never closed
+    return disconnect();  // DPDK vhost_user_check_and_alloc_queue_pair: -1 closes, no reply
+  }
+  if (!profile_.checks_payload_size)  // DPDK: reads its fixed-size struct past a short payload
+    m.payload = padded_payload(m.request, std::move(m.payload));
+  if (profile_.handles_net_set_mtu && m.request == uapi::kNetSetMtu) {  // DPDK: a u64 MTU
+    if (m.payload.size() < 8) m.payload.resize(8);                      // no W7 (DPDK reads a u64)
+    if (!m.fds.empty()) return refuse(m, false);                        // W6: validate_msg_fds(0)
+    const uint64_t mtu = m.u64();
+    return finish(m, mtu < 68 || mtu > 65535 ? Result::RefusedInHandler : Result::Done);
+  }
   auto want = expected_payload_size(m.request, m.payload, profile_.postcopy_payload_must_be_empty);
-  if (!want) return refuse(m, false);                      // E2: not a handled request
-  if (m.payload.size() != *want) return refuse(m, false);  // W7 (P3 for ADVISE)
+  if (!want) return refuse(m, false);  // E2: not a handled request
+  if (m.payload.size() != *want && (profile_.checks_payload_size || m.request == uapi::kSetLogBase))
+    return refuse(m, false);  // W7 (P3 for ADVISE); DPDK: SET_LOG_BASE only
   if (m.fds.size() != expected_fd_count(m.request, m.payload)) {
     bool keep = expected_fd_count(m.request, m.payload) == 0 &&
                 (profile_.unused_fds_leak ||
@@ -284,6 +338,8 @@ void Model::reply(uint32_t request, std::vector<uint8_t> payload, std::vector<Fd
   r.request = request;          // W8: the request's id
   r.flags = uapi::kReplyFlags;  // W8: exactly VERSION|REPLY
   if (profile_.mutant_reply_echoes_need_reply) r.flags |= msg_flags_ & uapi::kNeedReply;
+  if (profile_.reply_flags_echo_request)  // DPDK send_vhost_reply: reserved bits echoed
+    r.flags = (msg_flags_ & ~(uapi::kVersionMask | uapi::kNeedReply)) | uapi::kReplyFlags;
   r.size = size ? *size : static_cast<uint32_t>(payload.size());
   r.payload = std::move(payload);
   r.fds = std::move(fds);
@@ -382,18 +438,33 @@ Model::Result Model::set_protocol_features(const Message& m) {
 
 Model::Result Model::set_mem_table(const Message& m) {
   Session& s = state_.session;
-  const auto table = *parse_mem_table(m.payload);                   // W7 made it well-formed
-  if (profile_.mem_table_unmaps_first) release_regions(s.regions);  // DPDK free_mem_table
+  std::vector<uapi::MemoryRegion> table;  // W7 made it well-formed (DPDK: the first nregions)
+  for (uint32_t i = 0; i < load<uapi::MemoryHeader>(m.payload).nregions; ++i)
+    table.push_back(load<uapi::MemoryRegion>(m.payload, uapi::mem_table_size(i)));
+  if (profile_.mem_table_unmaps_first) {  // DPDK free_mem_table
+    release_regions(s.regions);
+    s.mem_table = false;
+  }
+  const uint64_t span = profile_.max_region_span;
+  auto bad_span = [&](const uapi::MemoryRegion& r) {
+    return r.memory_size == 0 || r.mmap_offset > span || r.memory_size > span - r.mmap_offset;
+  };
+  if (profile_.refused_table_leaks_fds) {  // DPDK: span check and mmap region by region
+    for (size_t i = 0; i < table.size(); ++i)
+      if (bad_span(table[i]) || fault(Site::Mmap) || m.fds[i].kind != FdKind::Memfd) {
+        state_.leaked_fds += static_cast<int>(table.size() - i);  // mapped ones are closed
+        return Result::RefusedInHandler;
+      }
+  }
   for (const auto& r : table)  // M1/X6: spans checked for all regions before any mmap
-    if (r.memory_size == 0 || r.mmap_offset > kMaxRegionSpan ||
-        r.memory_size > kMaxRegionSpan - r.mmap_offset)
-      return Result::RefusedInHandler;
+    if (bad_span(r)) return Result::RefusedInHandler;
   for (size_t i = 0; i < table.size(); ++i)  // M2/X6: mmap(fd, 0, size + offset) per region
     if (fault(Site::Mmap) || m.fds[i].kind != FdKind::Memfd)
       return Result::RefusedInHandler;  // ENODEV for eventfds and /dev/null; new ones undone
   if (profile_.mutant_table_keeps_old_region_fds) s.stale_region_fds += s.regions.size();
   release_regions(s.regions);  // M3: the old regions unmapped, their fds closed
   for (const auto& r : table) s.regions.push_back({r, false});
+  s.mem_table = true;
   const bool postcopy = s.listening || (profile_.mutant_table_reply_when_advised && s.uffd);
   if (!postcopy || !profile_.postcopy_mem_table_reply) return Result::Done;
   // P6/X7: reply with the request's table, each userspace_addr = mapping base + mmap_offset
@@ -423,8 +494,10 @@ Model::Result Model::postcopy_ack(const Message& m) {
   const bool registered = s.uffd && !fault(Site::UffdioRegister);  // P6: MODE_MISSING per region
   if (registered)
     for (auto& r : s.regions) r.registered = true;
-  else
+  else {
     release_regions(s.regions);  // X8: every region unmapped, its fd closed; uffd kept
+    s.mem_table = false;
+  }
   switch (profile_.ack_reply) {
     case AckReply::AckMessage:  // R2 / E1 on the ack message itself
       return registered ? Result::Done : Result::RefusedInHandler;
@@ -442,13 +515,17 @@ Model::Result Model::postcopy_ack(const Message& m) {
 // ---- device-independent messages --------------------------------------------------------------
 
 Model::Result Model::set_log_base(const Message& m) {
-  state_.session.log_base_fd = true;  // held, replacing (closing) an older one; not mapped
-  reply_u64(m.request, 0);            // R1: SET_LOG_BASE replies u64 0
+  state_.session.log_base_fd = !profile_.log_base_fd_closed;  // held, replacing an older one
+  if (profile_.log_base_reply_empty) {  // DPDK: "QEMU doesn't expect any payload in the reply"
+    reply(m.request, {});
+    return Result::Replied;
+  }
+  reply_u64(m.request, 0);  // R1: SET_LOG_BASE replies u64 0
   return Result::Replied;
 }
 
 Model::Result Model::set_log_fd(const Message&) {
-  state_.session.log_fd = true;  // held, replacing an older one
+  state_.session.log_fd = !profile_.log_fd_closed;  // held, replacing an older one (DPDK: closed)
   return Result::Done;
 }
 
@@ -456,6 +533,9 @@ Model::Result Model::vring_state(const Message& m) {
   auto v = load<uapi::VringState>(m.payload);
   auto& rings = state_.session.rings;
   if (v.index >= rings.size()) return Result::RefusedInHandler;  // ring index >= queue count
+  if (m.request == uapi::kSetVringNum && profile_.vring_num_checked &&
+      ((v.num & (v.num - 1)) || v.num > 32768))
+    return Result::RefusedInHandler;  // DPDK vhost_user_set_vring_num: "invalid virtqueue size"
   if (m.request == uapi::kSetVringBase) rings[v.index].base = v.num;
   if (m.request == uapi::kGetVringBase) {
     reply(m.request, vring_state_payload(v.index, rings[v.index].base));  // {index, base}
@@ -467,6 +547,8 @@ Model::Result Model::vring_state(const Message& m) {
 Model::Result Model::vring_addr(const Message& m) {
   auto v = load<uapi::VringAddr>(m.payload);
   if (v.index >= state_.session.rings.size()) return Result::RefusedInHandler;
+  if (profile_.vring_addr_needs_mem_table && !state_.session.mem_table)
+    return Result::RefusedInHandler;  // DPDK vhost_user_set_vring_addr: dev->mem == NULL
   return Result::Done;
 }
 
@@ -480,6 +562,7 @@ Model::Result Model::vring_fd(const Message& m) {
                : m.request == uapi::kSetVringCall ? ring.call
                                                   : ring.err;
   slot = !(v & uapi::kVringNofdMask);  // the older fd is closed; NOFD holds none
+  if (m.request == uapi::kSetVringErr && profile_.vring_err_fd_closed) slot = false;  // DPDK
   return Result::Done;
 }
 
@@ -499,6 +582,8 @@ Model::Result Model::get_status(const Message& m) {
 }
 
 Model::Result Model::set_status(const Message& m) {
+  if (profile_.status_is_u8 && m.u64() > 0xff)
+    return Result::RefusedInHandler;  // DPDK vhost_user_set_status: "invalid device status"
   state_.session.status = m.u64();
   return Result::Done;
 }
@@ -518,6 +603,7 @@ Model::Result Model::postcopy_advise(const Message& m) {
       return Result::RefusedInHandler;                        // P2: one uffd per connection
     if (profile_.advise_when_live == AdviseWhenLive::Leak) {  // DPDK: the fd is overwritten
       state_.leaked_fds++;
+      state_.leaked_uffds++;
       s.uffd = false;
     }  // Replace: the old one is closed once the new one exists
   }
@@ -599,10 +685,12 @@ Resources Model::resources() const {
   for (const auto& r : s.rings) ring_fds += r.kick + r.call + r.err;
   Resources res;
   res.uffds = s.uffd;
+  if (profile_.leaked_fds_held) res.uffds += state_.leaked_uffds;  // DPDK: still open
   res.regions_mapped = clamp(s.regions.size());
   res.regions_registered = clamp(registered);
   res.held_fds = clamp(s.uffd + s.regions.size() + s.stale_region_fds + ring_fds + s.log_base_fd +
-                       s.log_fd + s.backend_req_fd + state_.queued.size());
+                       s.log_fd + s.backend_req_fd + state_.queued.size() +
+                       (profile_.leaked_fds_held ? state_.leaked_fds : 0));
   res.phase = phase();
   return res;
 }

@@ -34,6 +34,7 @@ struct Session {
   bool uffd = false;       // the back-end's userfaultfd
   bool listening = false;  // postcopy_listening
   std::vector<RegionState> regions;
+  bool mem_table = false;           // a table is installed (DPDK dev->mem != NULL), maybe empty
   bool awaiting_ack = false;        // P6: the postcopy table was replied; the ack is next
   bool pending_need_reply = false;  // that SET_MEM_TABLE's NEED_REPLY (libvhost-user)
   size_t stale_region_fds = 0;      // fds of unmapped regions still held (a mutant only)
@@ -45,6 +46,7 @@ struct State {
   std::vector<FdSpec> queued;  // fds received and not yet given to a message (W4)
   Session session;
   int leaked_fds = 0;         // fds no owner will close (profiles and mutants that leak)
+  int leaked_uffds = 0;       // of which uffds (a Leak profile's overwritten ones)
   std::optional<Site> armed;  // FailNext: a fault for the next op only (F1)
 };
 
@@ -77,6 +79,7 @@ class Model {
   void deliver(const std::vector<uint8_t>& bytes, std::vector<FdSpec> fds);
   void dispatch(Message& msg);
   void finish(const Message& msg, Result result);
+
   void refuse(const Message& msg, bool in_handler);
   void reply(uint32_t request, std::vector<uint8_t> payload, std::vector<FdKind> fds = {},
              std::optional<uint32_t> size = std::nullopt);
@@ -121,6 +124,13 @@ class Model {
 // not handle (E2). For SET_MEM_TABLE the size follows the payload's nregions (0 if invalid).
 std::optional<size_t> expected_payload_size(uint32_t request, const std::vector<uint8_t>& payload,
                                             bool postcopy_payload_must_be_empty);
+// DPDK vhost_user_check_and_alloc_queue_pair: the ring index a request names (SET_VRING_NUM,
+// _BASE, GET_VRING_BASE, _ENABLE, _ADDR; SET_INFLIGHT_FD's num_queues - 1) is below ring_count.
+bool vring_index_in_range(uint32_t request, const std::vector<uint8_t>& payload,
+                          uint64_t ring_count);
+// Without W7 (DPDK): the payload as the handler reads it, a short one zero-padded to the size
+// W7 would want (DPDK reads stale buffer bytes there, which the model takes as zeros).
+std::vector<uint8_t> padded_payload(uint32_t request, std::vector<uint8_t> payload);
 // W6: the fd count a handled request must carry.
 size_t expected_fd_count(uint32_t request, const std::vector<uint8_t>& payload);
 

@@ -97,6 +97,40 @@ struct Profile {
   EndReply end_reply = EndReply::Always;      // P7
   bool disconnect_keeps_uffd = false;         // rust-vmm: the Uffd lives in the backend object
 
+  // ---- DPDK 22.11 as measured by the DPDK peer (peers/dpdk/, docs/peers/dpdk.md) ----
+  bool reply_flags_echo_request = false;  // W8; DPDK send_vhost_reply: request flags, version
+                                          // and NEED_REPLY cleared (measured: #7, 0x11 -> 0x15)
+  bool checks_payload_size = true;        // W7; DPDK: only SET_LOG_BASE (and the INFLIGHT messages)
+                                          // check it (§2.3 "Size checks"; measured: #6, #8, #55)
+  bool partial_header_closes = false;     // W4; DPDK read_vhost_message: < 12 header bytes in one
+                                          // read closes ("Unexpected header size read"; #5, #36)
+  bool bad_vring_index_closes = false;    // DPDK vhost_user_check_and_alloc_queue_pair: a ring
+                                          // index >= ring_count closes before the handler, and
+                                          // vhost_user_msg_handler's -1 leaves the message's fds
+                                          // open (measured: #75, #26, #94)
+  bool refused_table_leaks_fds = false;   // DPDK vhost_user_set_mem_table: the fds from the first
+                                          // region that fails to map on are never closed (#63)
+  bool vring_err_fd_closed = false;       // DPDK vhost_user_set_vring_err closes the fd at once
+                                          // ("not implemented"; measured: corpus rings_misc.txt)
+  bool log_base_reply_empty = false;      // DPDK vhost_user_set_log_base: ctx->msg.size = 0, the
+                                      // reply is a bare header (measured: corpus rings_misc.txt)
+  bool log_base_fd_closed = false;   // DPDK vhost_user_set_log_base: close(fd) after the mmap
+                                     // (measured: corpus rings_misc.txt, held 0)
+  bool log_fd_closed = false;        // DPDK vhost_user_set_log_fd: close(fd), "not implemented"
+                                     // (measured: corpus rings_misc.txt, held 0)
+  bool handles_net_set_mtu = false;  // DPDK vhost_user_net_set_mtu: u64 68..65535 stored, else
+                                     // refused (measured: corpus rings_misc.txt, MTU 1500 -> 0)
+  bool leaked_fds_held = false;      // DPDK: a leaked fd stays in the process (resources count it;
+                                     // measured: #34, the peer's /proc/PID/fd)
+  bool vring_num_checked = false;    // DPDK vhost_user_set_vring_num: not a power of two or
+                                     // > 32768 refused (measured: #91)
+  bool vring_addr_needs_mem_table = false;  // DPDK vhost_user_set_vring_addr: dev->mem == NULL
+                                            // refused (measured: #72)
+  bool status_is_u8 = false;  // DPDK vhost_user_set_status: u64 > UINT8_MAX refused (#69)
+  uint64_t max_region_span = uint64_t{1} << 40;  // X6 memory_size + mmap_offset; DPDK
+                                                 // vhost_user_mmap_region checks overflow only
+                                                 // (measured: #101, offset past the fd mapped)
+
   // ---- negative variants (proofs/, oracle negative tests): deliberately broken rules ----
   bool mutant_end_keeps_uffd = false;         // END turns listening off but never closes the uffd
   bool mutant_advise_keeps_fds = false;       // fds attached to ADVISE kept (leaked), not closed

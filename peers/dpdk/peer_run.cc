@@ -261,86 +261,67 @@ Classification triage(const Trace& minimal, const PeerCheck& check) {
   const Op& op = minimal.ops[d.index];
   const vhost::Outcome& m = check.verdict.model.back();
   const vhost::Outcome& t = check.verdict.target.back();
-  if (d.field == "reply.flags") {
-    for (const auto& r : t.replies)
-      if (r.flags != uapi::kReplyFlags && (r.flags & ~uapi::kKnownFlags))
-        return {'c',
-                "DPDK spec deviation (rule W8, reply flags exactly 0x5): DPDK builds the "
-                "reply from the request's header, clearing only the version bits and "
-                "NEED_REPLY, so reserved request flag bits (here reply flags 0x" +
-                    [&] {
-                      char b[16];
-                      std::snprintf(b, sizeof b, "%x", r.flags);
-                      return std::string(b);
-                    }() +
-                    ") come back in the reply. The dpdk-22.11 profile has no switch for "
-                    "this (check_header_flags=false only accepts them); adding one needs "
-                    "model.cc, left for the model owner."};
-  }
+  // Behaviours the dpdk-22.11 profile now models (model/vhost/profiles.h, "DPDK 22.11 as
+  // measured"): a disagreement matching one of them means the switch is wrong or incomplete.
+  auto modelled = [&](const char* what, const char* sw) {
+    return Classification{'?', std::string("the dpdk-22.11 profile models ") + what + " (" + sw +
+                                   ") yet disagrees with DPDK here at " +
+                                   vhost::Protocol::op_name(op) + " (" + d.field +
+                                   "); needs triage"};
+  };
+  if (d.field == "reply.flags") return modelled("DPDK's reply flags", "reply_flags_echo_request");
   if (ends_in_partial_header(op) && t.closed && !m.closed)
-    return {'c',
-            "DPDK spec deviation (rule W4, a stream carries partial messages): DPDK reads "
-            "the header with one recvmsg and closes the connection when fewer than 12 "
-            "bytes arrive (\"Unexpected header size read\"); the model (every profile) "
-            "buffers the partial header. No dpdk-22.11 switch exists for it."};
+    return modelled("the close on a short header read", "partial_header_closes");
   if (const auto* s = std::get_if<vhost::Send>(&op)) {
     const std::string req = vhost::request_text(s->request);
-    const auto want = vhost::expected_payload_size(s->request, s->payload, false);
-    if (want && *want != s->header_size())
-      return {'b', "model bug (not fixed): DPDK 22.11 does not check the payload size of " + req +
-                       " (rule W7: " + std::to_string(*want) + " bytes expected, " +
+    const auto want = s->request == uapi::kNetSetMtu  // a u64 (vhost_user_net_set_mtu)
+                          ? std::optional<size_t>(8)
+                          : vhost::expected_payload_size(s->request, s->payload, false);
+    if (want && s->request != uapi::kSetLogBase && s->request != uapi::kSetMemTable &&
+        s->header_size() < *want)
+      return {'c', "DPDK defect: a " + req + " with a " + std::to_string(s->header_size()) +
+                       "-byte payload (its struct is " + std::to_string(*want) +
+                       " bytes) is handled without a size check, and the handler reads the rest of "
+                       "the struct from whatever the message buffer (vhost_user_msg_handler's "
+                       "ctx, on the stack) held before — here the earlier messages' and replies' "
+                       "bytes. The dpdk-22.11 profile (checks_payload_size=false) reads zeros "
+                       "there; stale bytes cannot be modelled. Spec W7 refuses the message."};
+    if (s->request == uapi::kSetMemTable && s->payload.size() < 8)
+      return {'c', "DPDK defect: a SET_MEM_TABLE without its 8-byte header (" +
                        std::to_string(s->header_size()) +
-                       " sent) and handles it; the "
-                       "dpdk-22.11 profile applies W7 to every request. Needs a W7 switch in "
-                       "model.cc (not in this peer's scope)."};
-    if (t.closed && !m.closed && m.replies.size() == 1 &&
-        (s->request == uapi::kSetVringBase || s->request == uapi::kSetVringNum ||
-         s->request == uapi::kGetVringBase || s->request == uapi::kSetVringEnable) &&
-        s->payload.size() >= 4 && vhost::u64_payload(0).size() && [&] {
-          uint32_t i;
-          std::memcpy(&i, s->payload.data(), 4);
-          return i >= uapi::kDpdkQueueNum * 2;
+                       " bytes) is handled without a size check: nregions is read from stale "
+                       "message-buffer bytes (the model reads zeros: an empty table, accepted). "
+                       "Spec W7 refuses it."};
+    if (s->request == uapi::kSetMemTable && s->payload.size() >= 4 && [&] {
+          uint32_t n;
+          std::memcpy(&n, s->payload.data(), 4);
+          return n >= 1 && n <= uapi::kMaxRegions && s->payload.size() < uapi::mem_table_size(n);
         }())
+      return {'c',
+              "DPDK defect: a SET_MEM_TABLE shorter than its nregions say is handled without a "
+              "size check, and the missing regions are read from stale message-buffer bytes "
+              "(the model reads zeros: a zero-size region, refused). Spec W7 refuses it."};
+    if (s->request == uapi::kSetInflightFd)
       return {'b',
-              "model bug (not fixed): a vring index beyond DPDK's queue pairs makes "
-              "vhost_user_check_and_alloc_queue_pair fail before the handler runs, and "
-              "DPDK closes the connection even with NEED_REPLY; the dpdk-22.11 profile "
-              "refuses it through E1 (ack 1, connection kept)."};
-    if (s->request == uapi::kSetInflightFd && t.closed && t.replies.empty() &&
-        s->payload.size() >= 18 && [&] {
-          uint16_t q;
-          std::memcpy(&q, s->payload.data() + 16, 2);
-          return q == 0 || q > 256;
-        }())
-      return {'b',
-              "model bug (not fixed): DPDK allocates the queue pair named by the inflight "
-              "payload's num_queues - 1 before the handler (peer log: \"invalid vring "
-              "index\", \"failed to alloc queue\") and closes without the NEED_REPLY ack "
-              "when that fails; the model acks u64 1 first."};
-    if (s->request == uapi::kSetStatus && t.closed && !m.closed && s->payload.size() == 8 && [&] {
-          uint64_t v;
-          std::memcpy(&v, s->payload.data(), 8);
-          return v > 0xff;
-        }())
-      return {'b',
-              "model bug (not fixed): DPDK's vhost_user_set_status refuses a status above "
-              "UINT8_MAX (\"invalid device status\"), which without NEED_REPLY closes; "
-              "the model stores any u64."};
-    if (s->request == uapi::kSetVringNum && t.closed && !m.closed)
-      return {'b',
-              "model bug (not fixed): DPDK's vhost_user_set_vring_num refuses a ring size "
-              "that is not a power of two or above 32768 (and a ring index DPDK cannot "
-              "allocate); the model accepts any SET_VRING_NUM value."};
+              "model gap (not modelled): SET_INFLIGHT_FD is not a request the model handles "
+              "(E2), while DPDK's vhost_user_set_inflight_fd checks the payload size, maps the "
+              "inflight fd and acks; the dpdk-22.11 profile only models its queue-pair "
+              "allocation (bad_vring_index_closes)."};
+    if (!vhost::vring_index_in_range(s->request, s->payload, uapi::kDpdkQueueNum * 2) && t.closed &&
+        !m.closed)
+      return modelled("the close on a bad ring index", "bad_vring_index_closes");
+    if (s->request == uapi::kSetStatus && t.closed != m.closed)
+      return modelled("SET_STATUS > UINT8_MAX refused", "status_is_u8");
+    if (s->request == uapi::kSetVringNum)
+      return modelled("the ring-size check", "vring_num_checked");
     if (s->request == uapi::kSetVringAddr && d.field == "reply.payload")
-      return {'b',
-              "model bug (not fixed): DPDK's vhost_user_set_vring_addr fails (ack 1) "
-              "while no memory table is mapped (dev->mem == NULL); the model accepts "
-              "SET_VRING_ADDR in any state."};
+      return modelled("SET_VRING_ADDR without a table refused", "vring_addr_needs_mem_table");
     if (s->request == uapi::kSetMemTable && d.field == "reply.payload")
       return {'b',
-              "model gap (not fixed): DPDK maps a region whose mmap_offset lies beyond "
-              "the fd's size (it never checks offset + size against the fd) and acks 0; "
-              "the model refuses it (rule M)."};
+              "model gap (not modelled): DPDK's vhost_user_mmap_region checks only that "
+              "mmap_offset + memory_size does not overflow (the profile's max_region_span); "
+              "whether the kernel then maps the span (a region past the fd's end is mapped, "
+              "an address-space-sized one is not) depends on the machine."};
   }
   return {'?', "unexplained: dpdk-22.11 disagrees with DPDK at " + vhost::Protocol::op_name(op) +
                    " (" + d.field + "); needs triage"};

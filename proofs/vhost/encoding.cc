@@ -1,5 +1,6 @@
 #include "proofs/vhost/encoding.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -51,7 +52,7 @@ std::vector<z3::expr> SymState::all() const {
 
 std::vector<z3::expr> SymAction::all() const {
   return {kind, nr, nfds,     size_ok, hok,   rep,   efd1, slot,
-          on,   n,  ackshape, psize,   pf_pf, pf_ra, site};
+          on,   n,  ackshape, psize,   pf_pf, pf_ra, site, xf};
 }
 
 std::vector<size_t> ghost_positions() {
@@ -76,9 +77,10 @@ SymState Encoding::fresh_state(const std::string& p) {
 SymAction Encoding::fresh_action(const std::string& p) {
   auto bo = [&](const char* n) { return c_.bool_const((p + n).c_str()); };
   auto b = [&](const char* n, unsigned w) { return c_.bv_const((p + n).c_str(), w); };
-  return SymAction{b("kind", 4),   bo("nr"),       b("nfds", 4), bo("size_ok"), bo("hok"),
-                   bo("rep"),      bo("efd1"),     b("slot", 4), bo("on"),      b("n", 4),
-                   bo("ackshape"), b("psize", 16), bo("pf_pf"),  bo("pf_ra"),   b("site", 3)};
+  return SymAction{b("kind", 4), bo("nr"),    b("nfds", 4),   bo("size_ok"),
+                   bo("hok"),    bo("rep"),   bo("efd1"),     b("slot", 4),
+                   bo("on"),     b("n", 4),   bo("ackshape"), b("psize", 16),
+                   bo("pf_pf"),  bo("pf_ra"), b("site", 3),   bo("xf")};
 }
 
 z3::expr Encoding::init(const SymState& s) {
@@ -88,7 +90,7 @@ z3::expr Encoding::init(const SymState& s) {
          s.lk_fd == 0 && s.lk_uffd == 0 && s.sess_lk == 0 && s.stale == 0;
 }
 
-z3::expr Encoding::valid(const SymState&, const SymAction& a) {
+z3::expr Encoding::valid(const SymState& s, const SymAction& a) {
   const Profile& pr = profile_;
   expr k = a.kind;
   expr msg = z3::uge(k, bv(kGeneric, 4)) && z3::ule(k, bv(kMemTable, 4));
@@ -97,8 +99,12 @@ z3::expr Encoding::valid(const SymState&, const SymAction& a) {
   expr e = z3::ult(k, bv(kKinds, 4)) && z3::ule(a.nfds, bv(kMaxAbstractFds, 4)) &&
            z3::ult(a.site, bv(5, 3)) && z3::ule(a.n, bv(uapi::kMaxRegions, 4));
   // Parameters a kind does not read are pinned, so every model names one concrete op.
-  e = e && z3::implies(!msg, !a.nr && a.nfds == 0);
+  e = e && z3::implies(!msg, !a.nr && (k == kBadRing || a.nfds == 0));
+  e = e && z3::implies(k == kBadRing, c_.bool_val(pr.bad_vring_index_closes) && !s.awaiting &&
+                                          z3::ule(a.nfds, bv(pr.max_fds, 4)));
   e = e && z3::implies(k != kFailNext, a.site == 0);
+  // Reserved flag bits pass only where W2 is not checked, and only on a message.
+  e = e && z3::implies(!msg || c_.bool_val(pr.check_header_flags), !a.xf);
   e = e && z3::implies(k != kGeneric, !a.rep && !a.efd1 && a.slot == kNoSlot && !a.on);
   e = e && z3::implies(k != kMemTable, a.n == 0 && !a.ackshape);
   e = e && z3::implies(!postcopy, a.psize == 0);
@@ -112,18 +118,29 @@ z3::expr Encoding::valid(const SymState&, const SymAction& a) {
   e = e &&
       z3::implies(k == kMemTable, z3::implies(a.size_ok, z3::uge(a.n, bv(1, 4)) && !a.ackshape) &&
                                       z3::implies(!a.size_ok, a.n == 0));
+  // DPDK (no W7): a malformed SET_MEM_TABLE outside the ack is not abstracted (abstract_op).
+  if (!pr.checks_payload_size) e = e && z3::implies(k == kMemTable && !a.size_ok, s.awaiting);
   // SET_PROTOCOL_FEATURES: only a profile that checks can refuse a value.
   if (!pr.set_protocol_features_checks_offered) e = e && z3::implies(k == kSetProto, a.hok);
   // Generic: the concrete request families (see concrete_op).
   expr g = k == kGeneric;
   e = e && z3::implies(g && !a.size_ok, a.hok && !a.rep && !a.efd1 && a.slot == kNoSlot && !a.on);
   e = e && z3::implies(g, z3::ule(a.slot, bv(8, 4)) || a.slot == kNoSlot);
-  e = e && z3::implies(g && z3::ule(a.slot, bv(5, 4)), a.efd1 == a.on && !a.rep && a.hok);
-  e = e && z3::implies(g && a.slot == 6, a.efd1 && a.on && a.rep && a.hok);
-  e = e && z3::implies(g && (a.slot == 7 || a.slot == 8), a.efd1 && a.on && !a.rep && a.hok);
+  {
+    expr err = a.slot == 2 || a.slot == 5;  // SET_VRING_ERR: DPDK closes the fd at once
+    expr fd = pr.vring_err_fd_closed ? z3::ite(err, !a.on, a.efd1 == a.on) : a.efd1 == a.on;
+    e = e && z3::implies(g && z3::ule(a.slot, bv(5, 4)), fd && !a.rep && a.hok);
+  }
+  e = e && z3::implies(g && a.slot == 6,
+                       a.efd1 && a.on == c_.bool_val(!pr.log_base_fd_closed) && a.rep && a.hok);
+  e = e && z3::implies(g && a.slot == 7,
+                       a.efd1 && a.on == c_.bool_val(!pr.log_fd_closed) && !a.rep && a.hok);
+  e = e && z3::implies(g && a.slot == 8, a.efd1 && a.on && !a.rep && a.hok);
   e = e && z3::implies(g && a.slot == kNoSlot, !a.on && z3::implies(a.efd1, !a.hok && !a.rep));
   // A KICK/CALL/ERR ring index is 8 bits: with 256 rings (DPDK) none is out of range.
   if (pr.ring_count > 0xff) e = e && !(g && a.slot == kNoSlot && a.efd1);
+  // DPDK: a bad ring index closes before the handler, so no refused GET_VRING_BASE exists.
+  if (pr.bad_vring_index_closes) e = e && !(g && a.slot == kNoSlot && a.rep && !a.hok);
   return e;
 }
 
@@ -171,6 +188,8 @@ StepResult Encoding::step(const SymState& s, const SymAction& a) {
     expr flags = bv(uapi::kReplyFlags, 32);  // mutant: the request's NEED_REPLY kept
     if (pr.mutant_reply_echoes_need_reply)
       flags = sel(a.nr, bv(uapi::kReplyFlags | uapi::kNeedReply, 32), flags);
+    if (pr.reply_flags_echo_request)  // DPDK send_vhost_reply: reserved request bits kept
+      flags = sel(a.xf, bv(uapi::kReplyFlags | 0x10, 32), flags);
     y.r = SymReply{T, flags, size, bv(nfds, 2), c_.bool_val(table), c_.bool_val(expl)};
     return sel(!x.st.connected, x, sel(fault(Site::Sendmsg), disconnect(x), y));
   };
@@ -247,7 +266,8 @@ StepResult Encoding::step(const SymState& s, const SymAction& a) {
     expr bit = z3::shl(bv(1, 9), z3::zext(a.slot, 5));
     expr with = sel(a.on, h.st.slots | bit, h.st.slots & ~bit);  // replaced / NOFD closes
     ok.st.slots = sel(a.slot == kNoSlot, h.st.slots, with);
-    ok = sel(a.rep, reply(ok, u64, 0, false, true), done(ok));  // R1 bodies are 8 bytes
+    expr rsize = pr.log_base_reply_empty ? sel(a.slot == 6, bv(0, 16), u64) : u64;  // DPDK
+    ok = sel(a.rep, reply(ok, rsize, 0, false, true), done(ok));  // R1 bodies are 8 bytes
     hg = sel(a.hok, ok, refuse(h, true));
   }
   Out hp = h;  // SET_PROTOCOL_FEATURES (N3)
@@ -365,7 +385,9 @@ StepResult Encoding::step(const SymState& s, const SymAction& a) {
       ok = sel(postcopy, post, plain);
     else
       ok = plain;
-    hm = sel(!a.hok || fault(Site::Mmap), refuse(x, true), ok);
+    Out xl = x;  // DPDK: the fds from the failing region on are never closed
+    if (pr.refused_table_leaks_fds) xl.st.lk_fd = x.st.lk_fd + z3::zext(a.n, 4);
+    hm = sel(!a.hok || fault(Site::Mmap), refuse(xl, true), ok);
   }
   Out handled =
       sel(k == kGeneric, hg,
@@ -386,11 +408,15 @@ StepResult Encoding::step(const SymState& s, const SymAction& a) {
   conn.st.connected = T;
   Out fn = o;
   fn.st.armed = sel(s.connected, a.site + 1, s.armed);  // F1: one slot, replaced
+  Out bad = o;  // DPDK vhost_user_check_and_alloc_queue_pair: -1, the message's fds left open
+  bad.st.lk_fd = o.st.lk_fd + z3::zext(nf, 4);
+  bad = sel(s.connected, disconnect(bad), o);
 
-  Out res =
-      sel(is_msg, msg,
-          sel(k == kMalformed, disconnect(o),  // W2/W3/X1
-              sel(k == kDisconnect, disc, sel(k == kConnect, conn, sel(k == kFailNext, fn, o)))));
+  Out res = sel(
+      is_msg, msg,
+      sel(k == kMalformed, disconnect(o),  // W2/W3/X1
+          sel(k == kBadRing, bad,
+              sel(k == kDisconnect, disc, sel(k == kConnect, conn, sel(k == kFailNext, fn, o))))));
   return StepResult{res.st, res.r, res.handled, res.opened, res.disc_leak};
 }
 
@@ -481,10 +507,10 @@ std::vector<uint64_t> Encoding::reply_shape(const Outcome& out) {
 namespace {
 struct Abs {
   unsigned kind = kNop, nr = 0, nfds = 0, size_ok = 1, hok = 1, rep = 0, efd1 = 0, slot = kNoSlot,
-           on = 0, n = 0, ackshape = 0, psize = 0, pf_pf = 0, pf_ra = 0, site = 0;
+           on = 0, n = 0, ackshape = 0, psize = 0, pf_pf = 0, pf_ra = 0, site = 0, xf = 0;
   std::vector<uint64_t> values() const {
     return {kind, nr, nfds,     size_ok, hok,   rep,   efd1, slot,
-            on,   n,  ackshape, psize,   pf_pf, pf_ra, site};
+            on,   n,  ackshape, psize,   pf_pf, pf_ra, site, xf};
   }
 };
 bool bad_header(const Profile& pr, uint32_t flags, uint32_t size) {  // W2/W3 (Model::deliver)
@@ -532,15 +558,36 @@ std::optional<std::vector<uint64_t>> Encoding::abstract_op(const State& pre, con
     return x.values();
   }
   if (s.header_size() != s.payload.size()) return std::nullopt;  // partial or several messages
+  // DPDK echoes reserved request flag bits into the reply: the abstract action carries bit
+  // 0x10 (xf); other reserved bits are not abstracted.
+  if (pr.reply_flags_echo_request && (s.flags & ~kKnownFlags) & ~0x10u) return std::nullopt;
+  // DPDK vhost_user_check_and_alloc_queue_pair: a bad ring index closes, no reply, like W3.
+  if (pr.bad_vring_index_closes && !pre.session.awaiting_ack &&
+      !vring_index_in_range(s.request, s.payload, pr.ring_count)) {
+    x.kind = kBadRing;
+    x.nfds = static_cast<unsigned>(std::min(s.fds.size(), pr.max_fds));
+    return x.values();
+  }
   x.nr = (s.flags & kNeedReply) ? 1 : 0;
+  x.xf = (s.flags & 0x10u) && !pr.check_header_flags ? 1 : 0;
   x.nfds = static_cast<unsigned>(s.fds.size());
   std::vector<FdSpec> fds = s.fds;
   if (!pr.ctrunc_closes && fds.size() > pr.max_fds) fds.resize(pr.max_fds);
-  auto want = expected_payload_size(s.request, s.payload, true);
-  x.size_ok = want && *want == s.payload.size();
-  const size_t efd = expected_fd_count(s.request, s.payload);
-  uint64_t v = s.payload.size() >= 8 ? [&] { uint64_t t; std::memcpy(&t, s.payload.data(), 8); return t; }() : 0;
-  uint32_t index = s.payload.size() >= 4 ? [&] { uint32_t t; std::memcpy(&t, s.payload.data(), 4); return t; }() : 0;
+  // Without W7 (DPDK) the handler reads a short payload zero-padded (Model::dispatch).
+  const std::vector<uint8_t> payload =
+      pr.checks_payload_size ? s.payload : padded_payload(s.request, s.payload);
+  auto want = expected_payload_size(s.request, payload, true);
+  x.size_ok =
+      want && (*want == payload.size() ||
+               (!pr.checks_payload_size && s.request != kSetLogBase && s.request != kSetMemTable));
+  const size_t efd = expected_fd_count(s.request, payload);
+  auto word = [&](size_t off, size_t n) {
+    uint64_t t = 0;
+    if (payload.size() >= off + n) std::memcpy(&t, payload.data() + off, n);
+    return t;
+  };
+  uint64_t v = word(0, 8);
+  uint32_t index = static_cast<uint32_t>(word(0, 4));
   switch (s.request) {
     case kSetProtocolFeatures:
       x.kind = kSetProto;
@@ -567,16 +614,28 @@ std::optional<std::vector<uint64_t>> Encoding::abstract_op(const State& pre, con
     case kSetMemTable: {
       x.kind = kMemTable;
       x.ackshape = s.payload.size() == 8 && v == 0;
+      if (!pr.checks_payload_size) {  // DPDK: any nregions is read; the table is the payload
+        if (pre.session.awaiting_ack) {
+          x.size_ok = 0;  // the ack path reads only the request, fds and (ack_strict) shape
+          return x.values();
+        }
+        const uint64_t n = word(0, 4);  // an empty or oversized table: not abstracted
+        if (n == 0 || n > kMaxRegions || s.payload.size() != mem_table_size(n)) return std::nullopt;
+      }
       if (!x.size_ok) return x.values();
-      auto table = *parse_mem_table(s.payload);
+      auto table = *parse_mem_table(payload);
       x.n = static_cast<unsigned>(table.size());
-      bool ok = true;  // M1 spans, M2 memfds (only read when the fd count is right)
-      for (const auto& r : table)
-        if (r.memory_size == 0 || r.mmap_offset > (uint64_t{1} << 40) ||
-            r.memory_size > (uint64_t{1} << 40) - r.mmap_offset)
-          ok = false;
-      if (fds.size() == table.size())
-        for (const auto& f : fds) ok = ok && f.kind == FdKind::Memfd;
+      bool ok = true;               // M1 spans, M2 memfds (only read when the fd count is right)
+      size_t first = table.size();  // the first region that fails (DPDK leaks from there on)
+      for (size_t i = 0; i < table.size(); ++i) {
+        const auto& r = table[i];
+        bool bad = r.memory_size == 0 || r.mmap_offset > pr.max_region_span ||
+                   r.memory_size > pr.max_region_span - r.mmap_offset;
+        if (fds.size() == table.size()) bad = bad || fds[i].kind != FdKind::Memfd;
+        if (bad && first == table.size()) first = i;
+        ok = ok && !bad;
+      }
+      if (pr.refused_table_leaks_fds && !ok && first != 0) return std::nullopt;  // leak n - i
       x.hok = ok;
       return x.values();
     }
@@ -584,6 +643,15 @@ std::optional<std::vector<uint64_t>> Encoding::abstract_op(const State& pre, con
       break;
   }
   x.kind = kGeneric;
+  if (pr.handles_net_set_mtu && s.request == kNetSetMtu) {  // DPDK vhost_user_net_set_mtu
+    std::vector<uint8_t> mtu = s.payload;  // read as a u64, zero-padded (Model::dispatch)
+    mtu.resize(std::max<size_t>(mtu.size(), 8));
+    uint64_t u;
+    std::memcpy(&u, mtu.data(), 8);
+    x.size_ok = 1;
+    x.hok = u >= 68 && u <= 65535;
+    return x.values();
+  }
   if (!x.size_ok) return x.values();
   x.efd1 = efd == 1;
   const uint64_t qn = pr.ring_count;  // X3: ring indices 0 .. ring_count-1
@@ -602,11 +670,20 @@ std::optional<std::vector<uint64_t>> Encoding::abstract_op(const State& pre, con
       x.hok = !(pr.set_features_checks_offered && (v & ~pr.features)) &&
               !(pr.set_features_requires_version_1 && !(v & bit(kFVersion1)));
       break;
-    case kSetVringNum:
+    case kSetVringNum: {
+      const uint32_t num = static_cast<uint32_t>(word(4, 4));
+      x.hok = index < qn && !(pr.vring_num_checked && ((num & (num - 1)) || num > 32768));
+      break;
+    }
     case kSetVringBase:
     case kSetVringEnable:
-    case kSetVringAddr:
       x.hok = index < qn;
+      break;
+    case kSetVringAddr:
+      x.hok = index < qn && !(pr.vring_addr_needs_mem_table && !pre.session.mem_table);
+      break;
+    case kSetStatus:
+      x.hok = !(pr.status_is_u8 && v > 0xff);
       break;
     case kSetVringKick:
     case kSetVringCall:
@@ -616,18 +693,19 @@ std::optional<std::vector<uint64_t>> Encoding::abstract_op(const State& pre, con
       if (x.hok) {
         if (ring >= 2) return std::nullopt;  // rings >= 2 (DPDK's 128 queues) not abstracted
         x.slot = static_cast<unsigned>(ring * 3 + (s.request - kSetVringKick));
-        x.on = !(v & kVringNofdMask);
+        x.on = !(v & kVringNofdMask) &&
+               !(pr.vring_err_fd_closed && s.request == kSetVringErr);  // DPDK: closed at once
       }
       break;
     }
     case kSetLogBase:
       x.slot = 6;
-      x.on = 1;
+      x.on = !pr.log_base_fd_closed;  // DPDK closes it after the mmap
       x.rep = 1;
       break;
     case kSetLogFd:
       x.slot = 7;
-      x.on = 1;
+      x.on = !pr.log_fd_closed;  // DPDK closes it at once
       break;
     case kSetBackendReqFd:
       x.slot = 8;
@@ -653,7 +731,8 @@ uint64_t num(const z3::model& m, const z3::expr& e) {
 Op Encoding::concrete_op(const z3::model& m, const SymAction& a) {
   using namespace uapi;
   const unsigned kind = num(m, a.kind);
-  const uint32_t flags = num(m, a.nr) ? kVersion | kNeedReply : kVersion;
+  const uint32_t flags =
+      (num(m, a.nr) ? kVersion | kNeedReply : kVersion) | (num(m, a.xf) ? 0x10u : 0u);
   const size_t nfds = num(m, a.nfds);
   std::vector<FdSpec> eventfds(nfds, FdSpec{FdKind::Eventfd, 0});
   const bool size_ok = num(m, a.size_ok), hok = num(m, a.hok);
@@ -675,6 +754,8 @@ Op Encoding::concrete_op(const z3::model& m, const SymAction& a) {
       return Connect{};
     case kFailNext:
       return FailNext{static_cast<Site>(num(m, a.site))};
+    case kBadRing:
+      return with_fds(send(kSetVringNum, flags, vring_state_payload(0xffff, 0)));
     case kSetOwner:
       return with_fds(send(kSetOwner, flags));
     case kResetOwner:
@@ -708,7 +789,8 @@ Op Encoding::concrete_op(const z3::model& m, const SymAction& a) {
   const unsigned slot = num(m, a.slot);
   const bool rep = num(m, a.rep), on = num(m, a.on), efd1 = num(m, a.efd1);
   if (slot <= 5) {
-    uint64_t v = slot / 3 | (on ? 0 : kVringNofdMask);
+    const bool fd = profile_.vring_err_fd_closed && slot % 3 == 2 ? efd1 : on;
+    uint64_t v = slot / 3 | (fd ? 0 : kVringNofdMask);
     return with_fds(send_u64(kSetVringKick + slot % 3, v, flags));
   }
   if (slot == 6) return with_fds(send(kSetLogBase, flags, log_payload(0x1000, 0)));
@@ -718,6 +800,8 @@ Op Encoding::concrete_op(const z3::model& m, const SymAction& a) {
   if (rep)
     return with_fds(hok ? send(kGetFeatures, flags)
                         : send(kGetVringBase, flags, vring_state_payload(0xffff, 0)));
+  if (!hok && profile_.bad_vring_index_closes)  // DPDK: index 0xffff closes; a bad size refuses
+    return with_fds(send(kSetVringNum, flags, vring_state_payload(0, 3)));
   return with_fds(hok ? send_u64(kSetStatus, 0, flags)
                       : send(kSetVringNum, flags, vring_state_payload(0xffff, 0)));
 }

@@ -40,7 +40,10 @@ constexpr int kNop = 0,  // empty write, or a send on a closed connection
     kSetProto = 2, kSetOwner = 3, kResetOwner = 4, kAdvise = 5, kListen = 6, kEnd = 7,
               kMemTable = 8,  // request id 5: SET_MEM_TABLE or the P6 ack
     kMalformed = 9,           // a frame closed by W2/W3 before dispatch
-    kDisconnect = 10, kConnect = 11, kFailNext = 12, kKinds = 13;
+    kDisconnect = 10, kConnect = 11, kFailNext = 12,
+              kBadRing =
+                  13,  // DPDK: a bad ring index closes before dispatch, the message's fds leak
+    kKinds = 14;
 constexpr int kNoSlot = 15;
 constexpr int kMaxAbstractFds = 12;  // codec kMaxSendFds
 
@@ -70,6 +73,7 @@ struct SymAction {
   z3::expr psize;         // bv16: ADVISE/LISTEN/END payload size
   z3::expr pf_pf, pf_ra;  // Bool: SET_PROTOCOL_FEATURES bits
   z3::expr site;          // bv3: FailNext site
+  z3::expr xf;            // Bool: the request flags carry reserved bit 0x10 (no W2 check only)
   std::vector<z3::expr> all() const;
 };
 

@@ -146,16 +146,23 @@ TEST(DpdkPeer, RepeatedAdviseLeakIsAFinding) {
       "# lockstep vhost  profile=dpdk-22.11\n"
       "send(POSTCOPY_ADVISE, flags=0x1)\n"
       "send(POSTCOPY_ADVISE, flags=0x1)\n");
+  // The dpdk-22.11 profile models the leak (AdviseWhenLive::Leak + leaked_fds_held: the earlier
+  // uffd stays open in the process), so model and peer agree; spec refuses the second ADVISE,
+  // and the leak stays a finding of the proofs (one_uffd_per_connection fails on dpdk-22.11).
   const PeerCheck c = check_trace(t, "dpdk-22.11", *peer);
   ASSERT_FALSE(c.skipped) << c.skipped->reason;
-  EXPECT_EQ(c.signature,
-            "dpdk-22.11: lockstep: divergence dpdk-peer/POSTCOPY_ADVISE/resources.uffds")
-      << c.side_by_side;
+  EXPECT_EQ(c.signature, "") << c.side_by_side;
   ASSERT_EQ(c.verdict.target.size(), 2u);
   EXPECT_EQ(c.verdict.target[1].res.uffds, 2);
-  EXPECT_EQ(c.verdict.model[1].res.uffds, 1);
+  EXPECT_EQ(c.verdict.model[1].res.uffds, 2);
+  EXPECT_EQ(c.fds_left_open, 1);
   EXPECT_EQ(c.after.uffd, c.before.uffd + 1) << to_string(c.before) << " -> " << to_string(c.after);
-  EXPECT_EQ(classify(t, "dpdk-22.11", *peer, c).kind, 'c');
+  vhost::Trace s = t;
+  s.profile = "spec";
+  const PeerCheck d = check_trace(s, "spec", *peer);
+  ASSERT_FALSE(d.skipped) << d.skipped->reason;
+  EXPECT_NE(d.signature, "");
+  EXPECT_EQ(classify(s, "spec", *peer, d).kind, 'a');
 }
 
 TEST(DpdkPeer, UnsafeOpsAreSkippedNotFaked) {
