@@ -5,17 +5,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/overloaded.h"
+
 namespace lockstep::vhost {
 
 using namespace wire;  // this file never sees model/vhost's Message
 namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
 
 BackendOptions options_for(std::string_view profile) {
   if (auto o = backend_options(profile)) return *o;

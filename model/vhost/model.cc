@@ -5,15 +5,10 @@
 #include <limits>
 #include <utility>
 
+#include "core/overloaded.h"
+
 namespace lockstep::vhost {
 namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;  // clang 14 has no aggregate CTAD
 
 template <class T>
 T load(const std::vector<uint8_t>& bytes, size_t offset = 0) {
