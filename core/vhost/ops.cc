@@ -154,7 +154,7 @@ std::string Protocol::op_name(const Op& op) {
                     op);
 }
 
-const char* Protocol::first_difference(const Outcome& m, const Outcome& t) {
+const char* first_wire_difference(const Outcome& m, const Outcome& t) {
   if (m.replies.size() != t.replies.size()) return "reply.count";
   for (size_t i = 0; i < m.replies.size(); ++i) {
     const Reply &a = m.replies[i], &b = t.replies[i];
@@ -165,6 +165,11 @@ const char* Protocol::first_difference(const Outcome& m, const Outcome& t) {
     if (a.fds != b.fds) return "reply.fds";
   }
   if (m.closed != t.closed) return "closed";
+  return nullptr;
+}
+
+const char* Protocol::first_difference(const Outcome& m, const Outcome& t) {
+  if (const char* field = first_wire_difference(m, t)) return field;
   if (m.res.uffds != t.res.uffds) return "resources.uffds";
   if (m.res.regions_mapped != t.res.regions_mapped) return "resources.regions_mapped";
   if (m.res.regions_registered != t.res.regions_registered) return "resources.regions_registered";

@@ -137,6 +137,11 @@ struct Protocol {
   static std::string header(const std::string& profile);
 };
 
+// What crosses the wire: the replies and whether the connection closed ("reply.*", "closed";
+// nullptr when equal). Protocol::first_difference adds the back-end's resources; peers that
+// cannot see a back-end's internals compare this and what they can observe.
+const char* first_wire_difference(const Outcome& model, const Outcome& target);
+
 // ---- typed payload builders (readable traces, tests, generators) ----------------------------
 std::vector<uint8_t> u64_payload(uint64_t value);
 std::vector<uint8_t> vring_state_payload(uint32_t index, uint32_t num);

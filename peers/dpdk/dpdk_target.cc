@@ -85,16 +85,7 @@ std::string run_command(const char* cmd) {
 // ---- comparison ------------------------------------------------------------------------------
 
 const char* DpdkProtocol::first_difference(const vhost::Outcome& m, const vhost::Outcome& t) {
-  if (m.replies.size() != t.replies.size()) return "reply.count";
-  for (size_t i = 0; i < m.replies.size(); ++i) {
-    const vhost::Reply &a = m.replies[i], &b = t.replies[i];
-    if (a.request != b.request) return "reply.request";
-    if (a.flags != b.flags) return "reply.flags";
-    if (a.size != b.size) return "reply.size";
-    if (a.payload != b.payload) return "reply.payload";
-    if (a.fds != b.fds) return "reply.fds";
-  }
-  if (m.closed != t.closed) return "closed";
+  if (const char* field = vhost::first_wire_difference(m, t)) return field;
   if (m.res.uffds != t.res.uffds) return "resources.uffds";
   if (m.res.held_fds != t.res.held_fds) return "resources.held_fds";
   // regions_mapped, regions_registered and phase: not observable from outside DPDK.
