@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 
+#include "core/program_files.h"
 #include "core/report.h"
 #include "core/vhost/codec.h"
 #include "model/vhost/model.h"
@@ -68,16 +69,8 @@ struct Program {
 
 std::vector<Program> load_programs(const fs::path& dir) {
   std::vector<Program> out;
-  if (!fs::is_directory(dir)) return out;
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".txt") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  for (const auto& f : files) {
-    std::ifstream in(f);
-    std::string text{std::istreambuf_iterator<char>(in), {}};
+  for (const auto& [f, text] : read_programs(dir))
     out.push_back({f.filename().string(), vhost::parse_text(text)});
-  }
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include "core/mshv/codec.h"
 #include "core/mshv/uapi.h"
 #include "core/overloaded.h"
+#include "core/program_files.h"
 #include "core/report.h"
 #include "model/mshv/model.h"
 
@@ -160,16 +161,8 @@ struct Program {
 
 std::vector<Program> load_programs(const fs::path& dir) {
   std::vector<Program> out;
-  if (!fs::is_directory(dir)) return out;
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".txt") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  for (const auto& f : files) {
-    std::ifstream in(f);
-    std::string text{std::istreambuf_iterator<char>(in), {}};
+  for (const auto& [f, text] : read_programs(dir))
     out.push_back({dir.filename().string() + "/" + f.filename().string(), mshv::parse_text(text)});
-  }
   return out;
 }
 

@@ -3,11 +3,10 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <iomanip>
 #include <iostream>
-#include <nlohmann/json.hpp>
 
 #include "core/vhost/codec.h"
+#include "proofs/report.h"
 
 namespace lockstep::vhost::proofs {
 
@@ -204,32 +203,8 @@ int prove_command(const std::string& profile, bool json, const std::string& emit
       }
     }
   }
-  if (json) {
-    nlohmann::json j;
-    j["protocol"] = "vhost";
-    j["shipped_ms"] = shipped_ms;
-    j["total_ms"] = total_ms;
-    for (const auto& r : results) {
-      nlohmann::json x{{"invariant", r.invariant},
-                       {"profile", r.profile},
-                       {"result", to_string(r.status)},
-                       {"k", r.k},
-                       {"ms", r.ms}};
-      if (r.counterexample) x["counterexample"] = print_text(*r.counterexample);
-      j["results"].push_back(x);
-    }
-    std::cout << j.dump(2) << "\n";
-  } else {
-    std::cout << std::left << std::setw(30) << "invariant" << std::setw(35) << "profile"
-              << std::setw(9) << "result" << std::setw(4) << "k"
-              << "time ms\n";
-    for (const auto& r : results)
-      std::cout << std::left << std::setw(30) << r.invariant << std::setw(35) << r.profile
-                << std::setw(9) << to_string(r.status) << std::setw(4) << r.k << std::fixed
-                << std::setprecision(1) << r.ms << "\n";
-    std::cout << "shipped profiles: " << std::fixed << std::setprecision(1) << shipped_ms
-              << " ms; all: " << total_ms << " ms\n";
-  }
+  lockstep::proofs::print_results("vhost", results, shipped_ms, total_ms, json,
+                                  [](const Trace& t) { return print_text(t); });
   return ok ? 0 : 1;
 }
 
