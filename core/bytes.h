@@ -3,7 +3,9 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace lockstep {
@@ -44,5 +46,27 @@ class ByteWriter {
  private:
   std::vector<uint8_t> out_;
 };
+
+// The T stored at `offset` in native byte order, as the wire structs are; a T that does not fit
+// in the bytes reads as all zeros (the models' rule for a payload too short to hold a field).
+template <class T>
+T load(std::span<const uint8_t> bytes, size_t offset = 0) {
+  T value{};
+  if (bytes.size() >= offset && bytes.size() - offset >= sizeof(T))
+    std::memcpy(&value, bytes.data() + offset, sizeof(T));
+  return value;
+}
+
+// Lower-case hex, two digits a byte.
+inline std::string hex(std::span<const uint8_t> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * bytes.size());
+  for (uint8_t b : bytes) {
+    out += kDigits[b >> 4];
+    out += kDigits[b & 15];
+  }
+  return out;
+}
 
 }  // namespace lockstep

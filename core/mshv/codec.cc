@@ -12,7 +12,7 @@ namespace {
 
 constexpr char kKindByBits[4] = {kPartition, kDevice, kVfioFile, kPlainFile};
 constexpr const char* kProfileByBit[2] = {"mshv-v1", "mshv-strict"};
-constexpr size_t kOpCount = std::variant_size_v<Op>;
+static_assert(kOpCodeCount == std::variant_size_v<Op>, "one opcode per op");
 
 // ---- bytes ----------------------------------------------------------------------------------
 
@@ -85,13 +85,32 @@ void write_attr(ByteWriter& out, const AttrArgs& a, const HandleCounts& counts) 
   out.u8(static_cast<uint8_t>(a.arg));
 }
 
+}  // namespace
+
+OpCode opcode_of(const Op& op) {
+  return std::visit(Overloaded{
+                        [](const OpenPartition&) { return OpCode::OpenPartition; },
+                        [](const OpenFile&) { return OpCode::OpenFile; },
+                        [](const CreateDevice&) { return OpCode::CreateDevice; },
+                        [](const SetAttr&) { return OpCode::SetAttr; },
+                        [](const HasAttr&) { return OpCode::HasAttr; },
+                        [](const GetAttr&) { return OpCode::GetAttr; },
+                        [](const RawIoctl&) { return OpCode::RawIoctl; },
+                        [](const Close&) { return OpCode::Close; },
+                        [](const FailNext&) { return OpCode::FailNext; },
+                    },
+                    op);
+}
+
+namespace {
+
 Op read_op(ByteReader& in, const HandleCounts& counts) {
-  switch (in.u8() % kOpCount) {
-    case 0:
+  switch (static_cast<OpCode>(in.u8() % kOpCodeCount)) {
+    case OpCode::OpenPartition:
       return OpenPartition{};
-    case 1:
+    case OpCode::OpenFile:
       return OpenFile{(in.u8() & 1) == 0};
-    case 2: {
+    case OpCode::CreateDevice: {
       CreateDevice c;
       c.part = read_handle(in, counts);
       c.type = in.uint<uint32_t>();
@@ -99,27 +118,28 @@ Op read_op(ByteReader& in, const HandleCounts& counts) {
       c.arg = read_mem(in);
       return c;
     }
-    case 3:
+    case OpCode::SetAttr:
       return read_attr<SetAttr>(in, counts);
-    case 4:
+    case OpCode::HasAttr:
       return read_attr<HasAttr>(in, counts);
-    case 5:
+    case OpCode::GetAttr:
       return read_attr<GetAttr>(in, counts);
-    case 6: {
+    case OpCode::RawIoctl: {
       RawIoctl r;
       r.h = read_handle(in, counts);
       r.request = in_device_family(in.uint<uint32_t>());
       return r;
     }
-    case 7:
+    case OpCode::Close:
       return Close{read_handle(in, counts)};
-    default:
+    case OpCode::FailNext:
       return FailNext{static_cast<Site>(in.u8() % 3)};
   }
+  return OpenPartition{};  // unreachable: the opcode is reduced modulo kOpCodeCount
 }
 
 void write_op(ByteWriter& out, const Op& op, const HandleCounts& counts) {
-  out.u8(static_cast<uint8_t>(op.index()));
+  out.u8(static_cast<uint8_t>(opcode_of(op)));
   std::visit(Overloaded{
                  [](const OpenPartition&) {},
                  [&](const OpenFile& o) { out.u8(o.vfio ? 0 : 1); },
@@ -303,7 +323,12 @@ std::optional<Handle> HandleCounts::create(const Op& op) {
                              [](const OpenPartition&) { return kPartition; },
                              [](const OpenFile& o) { return o.vfio ? kVfioFile : kPlainFile; },
                              [](const CreateDevice&) { return kDevice; },
-                             [](const auto&) { return '\0'; },
+                             [](const SetAttr&) { return '\0'; },
+                             [](const HasAttr&) { return '\0'; },
+                             [](const GetAttr&) { return '\0'; },
+                             [](const RawIoctl&) { return '\0'; },
+                             [](const Close&) { return '\0'; },
+                             [](const FailNext&) { return '\0'; },
                          },
                          op);
   if (!kind) return std::nullopt;

@@ -19,6 +19,23 @@ namespace lockstep::mshv {
 
 constexpr size_t kMaxOps = 64;
 
+// The opcode byte of each op in the fuzz input (modulo kOpCodeCount). Fixed numbers, not the
+// op's position in the Op variant: committed corpus files keep their meaning whatever order the
+// variant lists its alternatives in (tests/mshv/codec_test.cc pins them).
+enum class OpCode : uint8_t {
+  OpenPartition = 0,
+  OpenFile = 1,
+  CreateDevice = 2,
+  SetAttr = 3,
+  HasAttr = 4,
+  GetAttr = 5,
+  RawIoctl = 6,
+  Close = 7,
+  FailNext = 8,
+};
+constexpr size_t kOpCodeCount = 9;
+OpCode opcode_of(const Op& op);
+
 Trace decode_input(std::span<const uint8_t> data, size_t max_ops = kMaxOps);
 // Throws std::invalid_argument for a trace that names a handle before the op creating it, or
 // a profile the fuzz input cannot select.

@@ -127,33 +127,51 @@ void write_send(ByteWriter& out, const Send& s) {
   if (s.size) out.uint(*s.size);
 }
 
+}  // namespace
+
+OpCode opcode_of(const Op& op) {
+  return std::visit(Overloaded{
+                        [](const Send&) { return OpCode::Send; },
+                        [](const RawBytes&) { return OpCode::RawBytes; },
+                        [](const Disconnect&) { return OpCode::Disconnect; },
+                        [](const Connect&) { return OpCode::Connect; },
+                        [](const FailNext&) { return OpCode::FailNext; },
+                    },
+                    op);
+}
+
+namespace {
+
 Op read_op(ByteReader& in) {
-  uint8_t kind = in.u8() % 16;
-  if (kind <= 10) return read_send(in);
-  if (kind <= 12) return RawBytes{in.bytes(in.uint<uint16_t>() % (kMaxBytes + 1))};
-  if (kind == 13) return Disconnect{};
-  if (kind == 14) return Connect{};
+  const uint8_t code = in.u8() % kOpCodeModulus;
+  if (code < static_cast<uint8_t>(OpCode::RawBytes)) return read_send(in);
+  if (code < static_cast<uint8_t>(OpCode::Disconnect))
+    return RawBytes{in.bytes(in.uint<uint16_t>() % (kMaxBytes + 1))};
+  switch (static_cast<OpCode>(code)) {
+    case OpCode::Disconnect:
+      return Disconnect{};
+    case OpCode::Connect:
+      return Connect{};
+    case OpCode::FailNext:
+    case OpCode::Send:
+    case OpCode::RawBytes:
+      break;
+  }
   return FailNext{static_cast<Site>(in.u8() % 5)};
 }
 
 void write_op(ByteWriter& out, const Op& op) {
+  out.u8(static_cast<uint8_t>(opcode_of(op)));
   std::visit(Overloaded{
-                 [&](const Send& s) {
-                   out.u8(0);
-                   write_send(out, s);
-                 },
+                 [&](const Send& s) { write_send(out, s); },
                  [&](const RawBytes& r) {
                    if (r.bytes.size() > kMaxBytes) throw std::invalid_argument("raw above 8192");
-                   out.u8(11);
                    out.uint(static_cast<uint16_t>(r.bytes.size()));
                    out.bytes(r.bytes);
                  },
-                 [&](const Disconnect&) { out.u8(13); },
-                 [&](const Connect&) { out.u8(14); },
-                 [&](const FailNext& f) {
-                   out.u8(15);
-                   out.u8(static_cast<uint8_t>(f.site));
-                 },
+                 [](const Disconnect&) {},
+                 [](const Connect&) {},
+                 [&](const FailNext& f) { out.u8(static_cast<uint8_t>(f.site)); },
              },
              op);
 }
@@ -162,16 +180,6 @@ void write_op(ByteWriter& out, const Op& op) {
 
 constexpr const char* kSiteNames[5] = {"userfaultfd", "uffdio_api", "uffdio_register", "mmap",
                                        "sendmsg"};
-
-std::string hex(const std::vector<uint8_t>& bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : bytes) {
-    out += kDigits[b >> 4];
-    out += kDigits[b & 15];
-  }
-  return out;
-}
 
 std::vector<uint8_t> unhex(std::string_view text, int line) {
   auto digit = [&](char c) -> int {

@@ -37,6 +37,20 @@
 namespace lockstep::vhost {
 
 constexpr size_t kMaxOps = 64;
+
+// The opcode byte of each op in the fuzz input, modulo kOpCodeModulus: fixed numbers, not the
+// op's position in the Op variant, so committed corpus files keep their meaning whatever order
+// the variant lists its alternatives in (tests/vhost/codec_test.cc pins them). Sends take the
+// most opcodes (0-10) and raw writes two (11-12) so that random bytes are mostly messages.
+enum class OpCode : uint8_t {
+  Send = 0,       // 0 .. 10
+  RawBytes = 11,  // 11 .. 12
+  Disconnect = 13,
+  Connect = 14,
+  FailNext = 15,
+};
+constexpr uint8_t kOpCodeModulus = 16;
+OpCode opcode_of(const Op& op);
 constexpr size_t kMaxSendFds = 12;            // > 8, so W5 is reachable
 constexpr uint64_t kMaxMemfdSize = 1u << 30;  // fuzz input memfds are at most 1 GiB (sparse)
 // Profiles a fuzz input can select (byte 0, bits 0-1, modulo the list's size).

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "core/bytes.h"
 #include "core/overloaded.h"
 #include "core/program_text.h"
 
@@ -14,23 +15,6 @@ void append(std::vector<uint8_t>& out, const T& value) {
   const size_t at = out.size();
   out.resize(at + sizeof(T));
   std::memcpy(out.data() + at, &value, sizeof(T));
-}
-
-template <class T>
-T load(const std::vector<uint8_t>& bytes, size_t offset) {
-  T value{};
-  std::memcpy(&value, bytes.data() + offset, sizeof(T));
-  return value;
-}
-
-std::string hex(const std::vector<uint8_t>& bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : bytes) {
-    out += kDigits[b >> 4];
-    out += kDigits[b & 15];
-  }
-  return out;
 }
 
 // A normalised back-end address reads "mapped" (or "mapped+0x10" when the offset was unaligned).

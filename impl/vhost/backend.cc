@@ -13,6 +13,8 @@
 #include <cstring>
 #include <utility>
 
+#include "core/bytes.h"
+
 namespace lockstep::vhost {
 
 using namespace wire;  // this file never sees model/vhost's Message
@@ -49,13 +51,6 @@ std::string frame_line(const char* dir, const Header& h, size_t fds) {
 size_t page_size() {
   static const size_t size = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   return size;
-}
-
-template <class T>
-T load(const std::vector<uint8_t>& payload) {
-  T v{};
-  std::memcpy(&v, payload.data(), sizeof v);
-  return v;
 }
 
 // ---- W6/W7: what each request carries ------------------------------------------------------

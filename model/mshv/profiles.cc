@@ -1,7 +1,5 @@
 #include "model/mshv/profiles.h"
 
-#include <deque>
-
 #include "core/mshv/uapi.h"
 
 namespace lockstep::mshv {
@@ -41,16 +39,13 @@ Profile kvm() {
 }
 
 Profile mutant(std::string name, std::string summary, bool Profile::*flag) {
-  Profile p = mshv_v1();
-  p.name = std::move(name);
-  p.summary = std::move(summary);
-  p.*flag = true;
-  p.mutant = true;
-  return p;
+  return mutant_of(mshv_v1(), std::move(name), std::move(summary), flag);
 }
 
-const std::deque<Profile>& all() {
-  static const std::deque<Profile> profiles = {
+}  // namespace
+
+const ProfileList<Profile>& profiles() {
+  static const ProfileList<Profile> list = {
       mshv_v1(),
       mshv_strict(),
       kvm(),
@@ -68,29 +63,7 @@ const std::deque<Profile>& all() {
       mutant("mutant-release-keeps-partition", "release forgets mshv_partition_put",
              &Profile::mutant_release_keeps_partition),
   };
-  return profiles;
-}
-
-}  // namespace
-
-const Profile* find_profile(std::string_view name) {
-  for (const auto& p : all())
-    if (p.name == name) return &p;
-  return nullptr;
-}
-
-std::vector<const Profile*> shipped_profiles() {
-  std::vector<const Profile*> out;
-  for (const auto& p : all())
-    if (!p.mutant) out.push_back(&p);
-  return out;
-}
-
-std::vector<const Profile*> mutant_profiles() {
-  std::vector<const Profile*> out;
-  for (const auto& p : all())
-    if (p.mutant) out.push_back(&p);
-  return out;
+  return list;
 }
 
 }  // namespace lockstep::mshv

@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "model/profile_list.h"
+
 namespace lockstep::mshv {
 
 struct Profile {
@@ -39,8 +41,15 @@ struct Profile {
 };
 
 // Shipped profiles: "mshv-v1", "mshv-strict", "kvm"; negative variants: "mutant-*".
-const Profile* find_profile(std::string_view name);
-std::vector<const Profile*> shipped_profiles();
-std::vector<const Profile*> mutant_profiles();
+const ProfileList<Profile>& profiles();  // model/mshv/profiles.cc
+inline const Profile* find_profile(std::string_view name) {
+  return profiles().find(name);
+}
+inline std::vector<const Profile*> shipped_profiles() {
+  return profiles().shipped();
+}
+inline std::vector<const Profile*> mutant_profiles() {
+  return profiles().mutants();
+}
 
 }  // namespace lockstep::mshv

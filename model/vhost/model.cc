@@ -5,17 +5,12 @@
 #include <limits>
 #include <utility>
 
+#include "core/bytes.h"
 #include "core/overloaded.h"
+#include "model/vhost/requests.h"
 
 namespace lockstep::vhost {
 namespace {
-
-template <class T>
-T load(const std::vector<uint8_t>& bytes, size_t offset = 0) {
-  T value{};
-  if (bytes.size() >= offset + sizeof(T)) std::memcpy(&value, bytes.data() + offset, sizeof(T));
-  return value;
-}
 
 constexpr size_t kNever = std::numeric_limits<size_t>::max();  // a size no payload has
 
@@ -38,63 +33,45 @@ uint64_t Message::u64() const {
 std::optional<size_t> expected_payload_size(uint32_t request, const std::vector<uint8_t>& payload,
                                             bool postcopy_payload_must_be_empty) {
   using namespace uapi;
-  switch (request) {
-    case kGetFeatures:
-    case kSetOwner:
-    case kResetOwner:
-    case kSetLogFd:
-    case kGetProtocolFeatures:
-    case kGetQueueNum:
-    case kSetBackendReqFd:
-    case kGetStatus:
+  const RequestRule* rule = find_request(request);
+  if (!rule) return std::nullopt;  // E2: not handled by this back-end
+  switch (rule->payload) {
+    case PayloadRule::Empty:
       return 0;
-    case kPostcopyAdvise:
-    case kPostcopyListen:
-    case kPostcopyEnd:  // P3; "N/A" payloads
+    case PayloadRule::Postcopy:  // P3; "N/A" payloads
       return postcopy_payload_must_be_empty ? 0 : payload.size();
-    case kSetFeatures:
-    case kSetVringKick:
-    case kSetVringCall:
-    case kSetVringErr:
-    case kSetProtocolFeatures:
-    case kSendRarp:
-    case kSetStatus:
+    case PayloadRule::U64:
       return sizeof(uint64_t);
-    case kSetVringNum:
-    case kSetVringBase:
-    case kGetVringBase:
-    case kSetVringEnable:
+    case PayloadRule::VringState:
       return sizeof(VringState);
-    case kSetLogBase:
-      return sizeof(Log);
-    case kSetVringAddr:
+    case PayloadRule::VringAddr:
       return sizeof(VringAddr);
-    case kSetMemTable: {  // 8 + 32n with n = nregions, 1 <= n <= 8
+    case PayloadRule::Log:
+      return sizeof(Log);
+    case PayloadRule::MemTable: {  // 8 + 32n with n = nregions, 1 <= n <= 8
       if (payload.size() < sizeof(MemoryHeader)) return kNever;
       uint32_t n = load<MemoryHeader>(payload).nregions;
       return n >= 1 && n <= kMaxRegions ? mem_table_size(n) : kNever;
     }
-    default:
-      return std::nullopt;  // E2: not handled by this back-end
   }
+  return kNever;
 }
 
 size_t expected_fd_count(uint32_t request, const std::vector<uint8_t>& payload) {
   using namespace uapi;
-  switch (request) {
-    case kSetMemTable:
-      return load<MemoryHeader>(payload).nregions;  // W6: one fd per region
-    case kSetLogBase:
-    case kSetLogFd:
-    case kSetBackendReqFd:
+  const RequestRule* rule = find_request(request);
+  if (!rule) return 0;  // W6: an unhandled request carries none
+  switch (rule->fds) {
+    case FdRule::None:
+      return 0;
+    case FdRule::One:
       return 1;
-    case kSetVringKick:
-    case kSetVringCall:
-    case kSetVringErr:
+    case FdRule::OnePerRegion:
+      return load<MemoryHeader>(payload).nregions;  // W6: one fd per region
+    case FdRule::OneUnlessNofd:
       return load<uint64_t>(payload) & kVringNofdMask ? 0 : 1;  // W6: NOFD bit 8
-    default:
-      return 0;  // W6: every other request carries none
   }
+  return 0;
 }
 
 bool vring_index_in_range(uint32_t request, const std::vector<uint8_t>& payload,
@@ -222,76 +199,19 @@ void Model::dispatch(Message& m) {
     state_.leaked_fds += static_cast<int>(m.fds.size());  // kept by nobody
     m.fds.clear();
   }
-  using namespace uapi;
-  Result r = Result::Done;
+  finish(m, handle(m));
+}
+
+// The handler of a request row (model/vhost/requests.def); dispatch refused every other (E2).
+Model::Result Model::handle(const Message& m) {
   switch (m.request) {
-    case kGetFeatures:
-      r = get_features(m);
-      break;
-    case kSetFeatures:
-      r = set_features(m);
-      break;
-    case kSetOwner:
-      r = set_owner(m);
-      break;
-    case kResetOwner:
-      r = reset_owner(m);
-      break;
-    case kSetMemTable:
-      r = set_mem_table(m);
-      break;
-    case kSetLogBase:
-      r = set_log_base(m);
-      break;
-    case kSetLogFd:
-      r = set_log_fd(m);
-      break;
-    case kSetVringNum:
-    case kSetVringBase:
-    case kGetVringBase:
-    case kSetVringEnable:
-      r = vring_state(m);
-      break;
-    case kSetVringAddr:
-      r = vring_addr(m);
-      break;
-    case kSetVringKick:
-    case kSetVringCall:
-    case kSetVringErr:
-      r = vring_fd(m);
-      break;
-    case kGetProtocolFeatures:
-      r = get_protocol_features(m);
-      break;
-    case kSetProtocolFeatures:
-      r = set_protocol_features(m);
-      break;
-    case kGetQueueNum:
-      r = get_queue_num(m);
-      break;
-    case kSetBackendReqFd:
-      r = set_backend_req_fd(m);
-      break;
-    case kPostcopyAdvise:
-      r = postcopy_advise(m);
-      break;
-    case kPostcopyListen:
-      r = postcopy_listen(m);
-      break;
-    case kPostcopyEnd:
-      r = postcopy_end(m);
-      break;
-    case kGetStatus:
-      r = get_status(m);
-      break;
-    case kSetStatus:
-      r = set_status(m);
-      break;
-    case kSendRarp:
-      r = accept(m);
-      break;
+#define VHOST_REQUEST(id, payload, fds, reply, held, proof, handler, rule) \
+  case uapi::id:                                                           \
+    return handler(m);
+#include "model/vhost/requests.def"
+#undef VHOST_REQUEST
   }
-  finish(m, r);
+  return Result::Refused;  // unreachable: not a row
 }
 
 void Model::finish(const Message& m, Result result) {

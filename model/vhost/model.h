@@ -78,6 +78,7 @@ class Model {
 
   void deliver(const std::vector<uint8_t>& bytes, std::vector<FdSpec> fds);
   void dispatch(Message& msg);
+  Result handle(const Message& msg);
   void finish(const Message& msg, Result result);
 
   void refuse(const Message& msg, bool in_handler);
@@ -90,7 +91,7 @@ class Model {
   bool fault(Site site);
   bool acks_enabled() const;
 
-  // One function per request.
+  // One function per request (the handler column of model/vhost/requests.def).
   Result get_features(const Message& m);
   Result set_features(const Message& m);
   Result set_owner(const Message& m);

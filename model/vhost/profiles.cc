@@ -1,7 +1,5 @@
 #include "model/vhost/profiles.h"
 
-#include <deque>
-
 namespace lockstep::vhost {
 namespace {
 
@@ -133,25 +131,20 @@ Profile rust_vmm() {
 }
 
 Profile mutant(std::string name, std::string summary, bool Profile::*flag) {
-  Profile p = spec();
-  p.name = std::move(name);
-  p.summary = std::move(summary);
-  p.*flag = true;
-  p.mutant = true;
-  return p;
+  return mutant_of(spec(), std::move(name), std::move(summary), flag);
 }
 
 Profile mutant_second_uffd() {
-  Profile p = spec();
-  p.name = "mutant-advise-second-uffd";
-  p.summary = "ADVISE while a uffd is live opens a second one (the first leaks)";
+  Profile p = mutant_of(spec(), "mutant-advise-second-uffd",
+                        "ADVISE while a uffd is live opens a second one (the first leaks)");
   p.advise_when_live = AdviseWhenLive::Leak;
-  p.mutant = true;
   return p;
 }
 
-const std::deque<Profile>& all() {
-  static const std::deque<Profile> profiles = {
+}  // namespace
+
+const ProfileList<Profile>& profiles() {
+  static const ProfileList<Profile> list = {
       spec(),
       rfc_2018(),
       dpdk_22_11(),
@@ -176,29 +169,7 @@ const std::deque<Profile>& all() {
              "the postcopy SET_MEM_TABLE reply is also sent when advised, before LISTEN",
              &Profile::mutant_table_reply_when_advised),
   };
-  return profiles;
-}
-
-}  // namespace
-
-const Profile* find_profile(std::string_view name) {
-  for (const auto& p : all())
-    if (p.name == name) return &p;
-  return nullptr;
-}
-
-std::vector<const Profile*> shipped_profiles() {
-  std::vector<const Profile*> out;
-  for (const auto& p : all())
-    if (!p.mutant) out.push_back(&p);
-  return out;
-}
-
-std::vector<const Profile*> mutant_profiles() {
-  std::vector<const Profile*> out;
-  for (const auto& p : all())
-    if (p.mutant) out.push_back(&p);
-  return out;
+  return list;
 }
 
 }  // namespace lockstep::vhost

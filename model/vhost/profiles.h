@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/vhost/uapi.h"
+#include "model/profile_list.h"
 
 namespace lockstep::vhost {
 
@@ -150,8 +151,15 @@ struct Profile {
 
 // Shipped profiles: "spec", "rfc-2018", "dpdk-22.11", "libvhost-user", "rust-vmm";
 // negative variants: "mutant-*".
-const Profile* find_profile(std::string_view name);
-std::vector<const Profile*> shipped_profiles();
-std::vector<const Profile*> mutant_profiles();
+const ProfileList<Profile>& profiles();  // model/vhost/profiles.cc
+inline const Profile* find_profile(std::string_view name) {
+  return profiles().find(name);
+}
+inline std::vector<const Profile*> shipped_profiles() {
+  return profiles().shipped();
+}
+inline std::vector<const Profile*> mutant_profiles() {
+  return profiles().mutants();
+}
 
 }  // namespace lockstep::vhost

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "core/mshv/codec.h"
+#include "core/program_files.h"
 
 namespace lockstep::mshv {
 namespace {
@@ -84,15 +85,35 @@ TEST(MshvCodec, ParseErrorsNameTheProblem) {
 TEST(MshvCodec, ShippedProgramsAreCanonical) {
   int seen = 0;
   for (const char* dir : {"mshv_device", "mshv_kvm"}) {
-    for (const auto& entry : std::filesystem::directory_iterator(
-             std::filesystem::path(LOCKSTEP_SOURCE_DIR) / "corpus/programs" / dir)) {
-      std::ifstream in(entry.path());
-      std::string text{std::istreambuf_iterator<char>(in), {}};
-      EXPECT_EQ(print_text(parse_text(text)), text) << entry.path();
+    for (const auto& [path, text] :
+         read_programs(std::filesystem::path(LOCKSTEP_SOURCE_DIR) / "corpus/programs" / dir)) {
+      EXPECT_EQ(print_text(parse_text(text)), text) << path;
       ++seen;
     }
   }
   EXPECT_GT(seen, 30);
+}
+
+// The opcode byte of each op is a fixed number (committed corpus files depend on it), not the
+// op's position in the Op variant.
+TEST(MshvCodec, OpcodesAreFixedNumbers) {
+  const std::vector<std::pair<uint8_t, Op>> pinned = {
+      {0, OpenPartition{}}, {1, OpenFile{}}, {2, CreateDevice{}}, {3, SetAttr{}},  {4, HasAttr{}},
+      {5, GetAttr{}},       {6, RawIoctl{}}, {7, Close{}},        {8, FailNext{}},
+  };
+  ASSERT_EQ(pinned.size(), kOpCodeCount);
+  for (const auto& [code, op] : pinned) {
+    EXPECT_EQ(static_cast<uint8_t>(opcode_of(op)), code) << Protocol::op_name(op);
+    const std::vector<uint8_t> input = {0, code};
+    const Trace t = decode_input(input);
+    ASSERT_EQ(t.ops.size(), 1u);
+    EXPECT_EQ(t.ops[0].index(), op.index()) << "opcode " << int{code};
+    EXPECT_EQ(decode_input(std::vector<uint8_t>{0, static_cast<uint8_t>(code + kOpCodeCount)})
+                  .ops[0]
+                  .index(),
+              op.index())
+        << "opcodes are taken modulo kOpCodeCount";
+  }
 }
 
 }  // namespace

@@ -82,7 +82,7 @@ class Pages {
   char* none_;
 };
 
-class Layer : public ::testing::Test {
+class MshvLayer : public ::testing::Test {
  protected:
   void SetUp() override {
     lockstep_mshv_reset();
@@ -161,7 +161,7 @@ class Layer : public ::testing::Test {
 
 // ---- opening ---------------------------------------------------------------------------------
 
-TEST_F(Layer, OpenPartitionIsACloexecMemfdHoldingOneReference) {
+TEST_F(MshvLayer, OpenPartitionIsACloexecMemfdHoldingOneReference) {
   int p = partition();
   EXPECT_EQ(open_fds(), baseline_ + 1);
   EXPECT_TRUE(::fcntl(p, F_GETFD) & FD_CLOEXEC);
@@ -172,7 +172,7 @@ TEST_F(Layer, OpenPartitionIsACloexecMemfdHoldingOneReference) {
   EXPECT_EQ(open_fds(), baseline_);
 }
 
-TEST_F(Layer, VfioFileIsRecognisedAndOtherFilesAreNot) {
+TEST_F(MshvLayer, VfioFileIsRecognisedAndOtherFilesAreNot) {
   int p = partition(), d = device(p);
   int vfio = vfio_file(), plain = plain_file();
   int event = ::eventfd(0, EFD_CLOEXEC);
@@ -186,7 +186,7 @@ TEST_F(Layer, VfioFileIsRecognisedAndOtherFilesAreNot) {
 
 // ---- MSHV_CREATE_DEVICE ----------------------------------------------------------------------
 
-TEST_F(Layer, CreateDeviceInstallsACloexecFdAndTakesAPartitionReference) {
+TEST_F(MshvLayer, CreateDeviceInstallsACloexecFdAndTakesAPartitionReference) {
   int p = partition(), d = -1;
   ASSERT_EQ(create(p, 0, uapi::kDevTypeVfio, &d), 0);
   EXPECT_EQ(open_fds(), baseline_ + 2);
@@ -195,20 +195,20 @@ TEST_F(Layer, CreateDeviceInstallsACloexecFdAndTakesAPartitionReference) {
   EXPECT_EQ(stats(), (Stats{1, 2, 1, 0}));
 }
 
-TEST_F(Layer, CreateDeviceWithUnmappedArgIsEfault) {
+TEST_F(MshvLayer, CreateDeviceWithUnmappedArgIsEfault) {
   int p = partition();
   EXPECT_EQ(err_of(lockstep_mshv_ioctl(p, uapi::kCreateDevice, pages_.none())), EFAULT);
   EXPECT_EQ(stats(), (Stats{1, 1, 0, 0}));
   EXPECT_EQ(open_fds(), baseline_ + 1);
 }
 
-TEST_F(Layer, CreateDeviceWithNullArgIsEfault) {
+TEST_F(MshvLayer, CreateDeviceWithNullArgIsEfault) {
   int p = partition();
   EXPECT_EQ(err_of(lockstep_mshv_ioctl(p, uapi::kCreateDevice, nullptr)), EFAULT);
   EXPECT_EQ(stats(), (Stats{1, 1, 0, 0}));
 }
 
-TEST_F(Layer, CreateDeviceWithUnknownTypeIsEnodev) {
+TEST_F(MshvLayer, CreateDeviceWithUnknownTypeIsEnodev) {
   int p = partition();
   EXPECT_EQ(create(p, 0, uapi::kDevTypeMax), ENODEV);
   EXPECT_EQ(create(p, 0, uapi::kKvmDevTypeVfio), ENODEV);  // KVM's VFIO type is not MSHV's
@@ -216,7 +216,7 @@ TEST_F(Layer, CreateDeviceWithUnknownTypeIsEnodev) {
   EXPECT_EQ(stats(), (Stats{1, 1, 0, 0}));
 }
 
-TEST_F(Layer, CreateDeviceTestCreatesNothingAndWritesNothingBack) {
+TEST_F(MshvLayer, CreateDeviceTestCreatesNothingAndWritesNothingBack) {
   int p = partition(), fd = 0;
   uapi::CreateDevice args{uapi::kDevTypeVfio, 0xdeadbeef, uapi::kCreateDeviceTest};
   std::memcpy(pages_.rw(), &args, sizeof args);
@@ -232,7 +232,7 @@ TEST_F(Layer, CreateDeviceTestCreatesNothingAndWritesNothingBack) {
   EXPECT_EQ(stats(), (Stats{1, 2, 1, 0}));
 }
 
-TEST_F(Layer, V1IgnoresUnknownCreateFlags) {
+TEST_F(MshvLayer, V1IgnoresUnknownCreateFlags) {
   int p = partition();
   EXPECT_EQ(create(p, 0x2), 0);  // step 3: other flag bits ignored
   EXPECT_EQ(stats(), (Stats{1, 2, 1, 0}));
@@ -240,7 +240,7 @@ TEST_F(Layer, V1IgnoresUnknownCreateFlags) {
   EXPECT_EQ(stats(), (Stats{1, 2, 1, 0}));
 }
 
-TEST_F(Layer, StrictRejectsUnknownCreateFlagsBeforeTheTypeCheck) {
+TEST_F(MshvLayer, StrictRejectsUnknownCreateFlagsBeforeTheTypeCheck) {
   ASSERT_EQ(lockstep_mshv_set_profile("mshv-strict"), 0);
   int p = partition();
   EXPECT_EQ(create(p, 0x2), EINVAL);
@@ -250,7 +250,7 @@ TEST_F(Layer, StrictRejectsUnknownCreateFlagsBeforeTheTypeCheck) {
   EXPECT_EQ(create(p, 0), 0);
 }
 
-TEST_F(Layer, SecondDeviceIsEbusyUntilTheFirstIsReleased) {
+TEST_F(MshvLayer, SecondDeviceIsEbusyUntilTheFirstIsReleased) {
   int p = partition(), d = device(p);
   EXPECT_EQ(create(p), EBUSY);  // mshv_vfio_create_device
   EXPECT_EQ(stats(), (Stats{1, 2, 1, 0}));
@@ -263,7 +263,7 @@ TEST_F(Layer, SecondDeviceIsEbusyUntilTheFirstIsReleased) {
   EXPECT_EQ(stats(), (Stats{2, 4, 2, 0}));
 }
 
-TEST_F(Layer, AllocFaultOnCreateIsEnomemAndLeavesNothing) {
+TEST_F(MshvLayer, AllocFaultOnCreateIsEnomemAndLeavesNothing) {
   int p = partition();
   ASSERT_EQ(lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC), 0);
   EXPECT_EQ(create(p), ENOMEM);
@@ -272,7 +272,7 @@ TEST_F(Layer, AllocFaultOnCreateIsEnomemAndLeavesNothing) {
   EXPECT_EQ(create(p), 0);  // the fault fired once
 }
 
-TEST_F(Layer, AllocFaultComesBeforeEbusy) {
+TEST_F(MshvLayer, AllocFaultComesBeforeEbusy) {
   int p = partition();
   device(p);
   lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC);
@@ -280,7 +280,7 @@ TEST_F(Layer, AllocFaultComesBeforeEbusy) {
   EXPECT_EQ(create(p), EBUSY);
 }
 
-TEST_F(Layer, FdAllocFaultIsEmfileWithFullRollback) {
+TEST_F(MshvLayer, FdAllocFaultIsEmfileWithFullRollback) {
   int p = partition();
   lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_FD_ALLOC);
   EXPECT_EQ(create(p), EMFILE);  // step 9: hlist_del, device_release, put
@@ -290,7 +290,7 @@ TEST_F(Layer, FdAllocFaultIsEmfileWithFullRollback) {
 }
 
 // The caller never learns the fd, yet it is installed: one more fd in the process until reap.
-TEST_F(Layer, V1CopyBackFaultOnReadOnlyArgLeavesTheFdInstalled) {
+TEST_F(MshvLayer, V1CopyBackFaultOnReadOnlyArgLeavesTheFdInstalled) {
   int p = partition();
   const FdSet before = FdSet::current();
   uapi::CreateDevice* ro = pages_.read_only(uapi::CreateDevice{uapi::kDevTypeVfio, 0, 0});
@@ -308,7 +308,7 @@ TEST_F(Layer, V1CopyBackFaultOnReadOnlyArgLeavesTheFdInstalled) {
   EXPECT_EQ(lockstep_mshv_reap(), 0);
 }
 
-TEST_F(Layer, V1CopyToUserFaultLeavesTheFdInstalled) {
+TEST_F(MshvLayer, V1CopyToUserFaultLeavesTheFdInstalled) {
   int p = partition();
   lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_COPY_TO_USER);
   int before = open_fds();
@@ -323,7 +323,7 @@ TEST_F(Layer, V1CopyToUserFaultLeavesTheFdInstalled) {
   EXPECT_EQ(open_fds(), baseline_);
 }
 
-TEST_F(Layer, StrictCopyBackFaultOnReadOnlyArgRollsBack) {
+TEST_F(MshvLayer, StrictCopyBackFaultOnReadOnlyArgRollsBack) {
   lockstep_mshv_set_profile("mshv-strict");
   int p = partition();
   int before = open_fds();
@@ -335,7 +335,7 @@ TEST_F(Layer, StrictCopyBackFaultOnReadOnlyArgRollsBack) {
   EXPECT_EQ(create(p), 0);
 }
 
-TEST_F(Layer, StrictCopyToUserFaultRollsBack) {
+TEST_F(MshvLayer, StrictCopyToUserFaultRollsBack) {
   lockstep_mshv_set_profile("mshv-strict");
   int p = partition();
   int before = open_fds();
@@ -346,7 +346,7 @@ TEST_F(Layer, StrictCopyToUserFaultRollsBack) {
   EXPECT_EQ(create(p), 0);
 }
 
-TEST_F(Layer, CreateDeviceOnAnythingButAPartitionIsEnotty) {
+TEST_F(MshvLayer, CreateDeviceOnAnythingButAPartitionIsEnotty) {
   int p = partition(), d = device(p);
   int event = ::eventfd(0, EFD_CLOEXEC);
   plain_.push_back(event);
@@ -357,7 +357,7 @@ TEST_F(Layer, CreateDeviceOnAnythingButAPartitionIsEnotty) {
   EXPECT_EQ(stats(), (Stats{1, 2, 1, 0}));
 }
 
-TEST_F(Layer, IoctlOnAClosedFdIsEbadfFromTheRealFdTable) {
+TEST_F(MshvLayer, IoctlOnAClosedFdIsEbadfFromTheRealFdTable) {
   int closed = plain_file();
   ::close(closed);
   forget(closed);
@@ -369,7 +369,7 @@ TEST_F(Layer, IoctlOnAClosedFdIsEbadfFromTheRealFdTable) {
   EXPECT_EQ(err_of(lockstep_mshv_ioctl(closed, uapi::kCreateDevice, nullptr)), EBADF);
 }
 
-TEST_F(Layer, OtherRequestsOnAPartitionAreEnotty) {
+TEST_F(MshvLayer, OtherRequestsOnAPartitionAreEnotty) {
   int p = partition();
   for (uint32_t request : {uapi::kSetDeviceAttr, uapi::kHasDeviceAttr, uapi::kKvmCreateDevice,
                            uapi::kOutOfTreeHasDeviceAttr, 0u}) {
@@ -379,13 +379,13 @@ TEST_F(Layer, OtherRequestsOnAPartitionAreEnotty) {
 
 // ---- MSHV_HAS_DEVICE_ATTR --------------------------------------------------------------------
 
-TEST_F(Layer, HasAttrFileAddAndDelAreSupportedAndAddrIsNeverRead) {
+TEST_F(MshvLayer, HasAttrFileAddAndDelAreSupportedAndAddrIsNeverRead) {
   int p = partition(), d = device(p);
   EXPECT_EQ(has(d, uapi::kDevVfioFile, uapi::kDevVfioFileAdd), 0);  // addr is PROT_NONE
   EXPECT_EQ(has(d, uapi::kDevVfioFile, uapi::kDevVfioFileDel), 0);
 }
 
-TEST_F(Layer, HasAttrOtherGroupOrAttrIsEnxio) {
+TEST_F(MshvLayer, HasAttrOtherGroupOrAttrIsEnxio) {
   int p = partition(), d = device(p);
   EXPECT_EQ(has(d, 0, uapi::kDevVfioFileAdd), ENXIO);
   EXPECT_EQ(has(d, 2, uapi::kDevVfioFileAdd), ENXIO);
@@ -394,7 +394,7 @@ TEST_F(Layer, HasAttrOtherGroupOrAttrIsEnxio) {
   EXPECT_EQ(has(d, uapi::kDevVfioFile, 0x100000001ull), ENXIO);
 }
 
-TEST_F(Layer, AttrWithUnreadableStructIsEfault) {
+TEST_F(MshvLayer, AttrWithUnreadableStructIsEfault) {
   int p = partition(), d = device(p);
   for (uint32_t request : {uapi::kSetDeviceAttr, uapi::kHasDeviceAttr}) {
     EXPECT_EQ(err_of(lockstep_mshv_ioctl(d, request, pages_.none())), EFAULT);
@@ -405,14 +405,14 @@ TEST_F(Layer, AttrWithUnreadableStructIsEfault) {
   EXPECT_EQ(err_of(lockstep_mshv_ioctl(d, uapi::kHasDeviceAttr, pages_.read_only(a))), 0);
 }
 
-TEST_F(Layer, OutOfTreeGetNumberIsTheSeriesHas) {
+TEST_F(MshvLayer, OutOfTreeGetNumberIsTheSeriesHas) {
   static_assert(uapi::kOutOfTreeGetDeviceAttr == uapi::kHasDeviceAttr);
   int p = partition(), d = device(p);
   EXPECT_EQ(attr_at(d, uapi::kOutOfTreeGetDeviceAttr, uapi::kDevVfioFile, uapi::kDevVfioFileAdd, 0),
             0);
 }
 
-TEST_F(Layer, OtherRequestsOnADeviceAreEnotty) {
+TEST_F(MshvLayer, OtherRequestsOnADeviceAreEnotty) {
   int p = partition(), d = device(p);
   for (uint32_t request : {uapi::kKvmGetDeviceAttr, uapi::kOutOfTreeHasDeviceAttr,
                            uapi::kKvmSetDeviceAttr, uapi::kCreateDevice, 0u}) {
@@ -425,19 +425,19 @@ TEST_F(Layer, OtherRequestsOnADeviceAreEnotty) {
 
 // ---- MSHV_SET_DEVICE_ATTR --------------------------------------------------------------------
 
-TEST_F(Layer, SetAttrOtherGroupIsEnxioWithoutReadingAddr) {
+TEST_F(MshvLayer, SetAttrOtherGroupIsEnxioWithoutReadingAddr) {
   int p = partition(), d = device(p);
   EXPECT_EQ(attr_at(d, uapi::kSetDeviceAttr, 0, uapi::kDevVfioFileAdd, unmapped()), ENXIO);
   EXPECT_EQ(attr_at(d, uapi::kSetDeviceAttr, 2, uapi::kDevVfioFileDel, unmapped()), ENXIO);
 }
 
-TEST_F(Layer, SetAttrOtherAttrIsEnxioBeforeAddrIsRead) {
+TEST_F(MshvLayer, SetAttrOtherAttrIsEnxioBeforeAddrIsRead) {
   int p = partition(), d = device(p);
   EXPECT_EQ(attr_at(d, uapi::kSetDeviceAttr, uapi::kDevVfioFile, 0, unmapped()), ENXIO);
   EXPECT_EQ(attr_at(d, uapi::kSetDeviceAttr, uapi::kDevVfioFile, 3, unmapped()), ENXIO);
 }
 
-TEST_F(Layer, AddOrDelWithUnreadableAddrIsEfault) {
+TEST_F(MshvLayer, AddOrDelWithUnreadableAddrIsEfault) {
   int p = partition(), d = device(p);
   for (uint64_t a : {uapi::kDevVfioFileAdd, uapi::kDevVfioFileDel}) {
     EXPECT_EQ(attr_at(d, uapi::kSetDeviceAttr, uapi::kDevVfioFile, a, unmapped()), EFAULT);
@@ -445,7 +445,7 @@ TEST_F(Layer, AddOrDelWithUnreadableAddrIsEfault) {
   }
 }
 
-TEST_F(Layer, AddOfAFdThatIsNotOpenIsEbadf) {
+TEST_F(MshvLayer, AddOfAFdThatIsNotOpenIsEbadf) {
   int p = partition(), d = device(p);
   int closed = plain_file();
   ::close(closed);
@@ -456,7 +456,7 @@ TEST_F(Layer, AddOfAFdThatIsNotOpenIsEbadf) {
   EXPECT_EQ(add(d, INT_MAX), EBADF);
 }
 
-TEST_F(Layer, AddTakesARealReferenceVisibleAsOneMoreFd) {
+TEST_F(MshvLayer, AddTakesARealReferenceVisibleAsOneMoreFd) {
   int p = partition(), d = device(p), f = vfio_file();
   const FdSet before = FdSet::current();
   ASSERT_EQ(add(d, f), 0);
@@ -467,7 +467,7 @@ TEST_F(Layer, AddTakesARealReferenceVisibleAsOneMoreFd) {
   EXPECT_EQ(stats(), (Stats{1, 2, 1, 1}));
 }
 
-TEST_F(Layer, AddOfTheSameFileIsEexistEvenThroughAnotherFd) {
+TEST_F(MshvLayer, AddOfTheSameFileIsEexistEvenThroughAnotherFd) {
   int p = partition(), d = device(p), f = vfio_file();
   ASSERT_EQ(add(d, f), 0);
   int fds = open_fds();
@@ -480,14 +480,14 @@ TEST_F(Layer, AddOfTheSameFileIsEexistEvenThroughAnotherFd) {
   EXPECT_EQ(stats().file_refs, 2u);
 }
 
-TEST_F(Layer, AddIgnoresAttrFlags) {
+TEST_F(MshvLayer, AddIgnoresAttrFlags) {
   int p = partition(), d = device(p);
   EXPECT_EQ(attr(d, uapi::kSetDeviceAttr, uapi::kDevVfioFile, uapi::kDevVfioFileAdd, vfio_file(),
                  0xffffffff),
             0);
 }
 
-TEST_F(Layer, AllocFaultOnAddIsEnomemAndDropsTheTemporaryReference) {
+TEST_F(MshvLayer, AllocFaultOnAddIsEnomemAndDropsTheTemporaryReference) {
   int p = partition(), d = device(p), f = vfio_file();
   int fds = open_fds();
   lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC);
@@ -497,7 +497,7 @@ TEST_F(Layer, AllocFaultOnAddIsEnomemAndDropsTheTemporaryReference) {
   EXPECT_EQ(add(d, f), 0);
 }
 
-TEST_F(Layer, DelOfARegisteredFileClosesTheReference) {
+TEST_F(MshvLayer, DelOfARegisteredFileClosesTheReference) {
   int p = partition(), d = device(p), f = vfio_file();
   int fds = open_fds();
   ASSERT_EQ(add(d, f), 0);
@@ -509,20 +509,20 @@ TEST_F(Layer, DelOfARegisteredFileClosesTheReference) {
   EXPECT_EQ(add(d, f), 0);  // and it can be added again
 }
 
-TEST_F(Layer, DelOfAnUnregisteredOrNonVfioFileIsEnoent) {
+TEST_F(MshvLayer, DelOfAnUnregisteredOrNonVfioFileIsEnoent) {
   int p = partition(), d = device(p);
   EXPECT_EQ(del(d, vfio_file()), ENOENT);
   EXPECT_EQ(del(d, plain_file()), ENOENT);  // no VFIO check on DEL
   EXPECT_EQ(del(d, p), ENOENT);
 }
 
-TEST_F(Layer, DelOfAFdThatIsNotOpenIsEbadf) {
+TEST_F(MshvLayer, DelOfAFdThatIsNotOpenIsEbadf) {
   int p = partition(), d = device(p);
   EXPECT_EQ(del(d, -1), EBADF);
   EXPECT_EQ(del(d, INT_MAX), EBADF);
 }
 
-TEST_F(Layer, TheReferenceOutlivesTheCallersFd) {
+TEST_F(MshvLayer, TheReferenceOutlivesTheCallersFd) {
   int p = partition(), d = device(p), f = vfio_file();
   ASSERT_EQ(add(d, f), 0);
   ::close(f);
@@ -535,7 +535,7 @@ TEST_F(Layer, TheReferenceOutlivesTheCallersFd) {
   EXPECT_EQ(stats(), (Stats{1, 1, 0, 0}));
 }
 
-TEST_F(Layer, AddAndDelWorkOnEachPartitionsOwnDevice) {
+TEST_F(MshvLayer, AddAndDelWorkOnEachPartitionsOwnDevice) {
   int p = partition(), q = partition(), dp = device(p), dq = device(q), f = vfio_file();
   EXPECT_EQ(add(dp, f), 0);
   EXPECT_EQ(add(dq, f), 0);  // EEXIST is per device
@@ -546,7 +546,7 @@ TEST_F(Layer, AddAndDelWorkOnEachPartitionsOwnDevice) {
 
 // ---- release ---------------------------------------------------------------------------------
 
-TEST_F(Layer, DeviceReleaseDropsEveryReferenceAndThePartitionRef) {
+TEST_F(MshvLayer, DeviceReleaseDropsEveryReferenceAndThePartitionRef) {
   int p = partition(), d = device(p);
   ASSERT_EQ(add(d, vfio_file()), 0);
   ASSERT_EQ(add(d, vfio_file()), 0);
@@ -558,7 +558,7 @@ TEST_F(Layer, DeviceReleaseDropsEveryReferenceAndThePartitionRef) {
   EXPECT_EQ(err_of(lockstep_mshv_ioctl(d, uapi::kSetDeviceAttr, pages_.rw())), EBADF);
 }
 
-TEST_F(Layer, PartitionOutlivesItsDevice) {
+TEST_F(MshvLayer, PartitionOutlivesItsDevice) {
   int p = partition(), d = device(p), f = vfio_file();
   EXPECT_EQ(lockstep_mshv_close(p), 0);
   EXPECT_EQ(stats(), (Stats{1, 1, 1, 0}));  // the device's reference keeps it alive
@@ -570,7 +570,7 @@ TEST_F(Layer, PartitionOutlivesItsDevice) {
   EXPECT_EQ(open_fds(), baseline_ + 1);  // only the caller's VFIO fd
 }
 
-TEST_F(Layer, CloseOfAClosedFdIsEbadfAndOfAForeignFdJustCloses) {
+TEST_F(MshvLayer, CloseOfAClosedFdIsEbadfAndOfAForeignFdJustCloses) {
   int p = partition();
   EXPECT_EQ(lockstep_mshv_close(p), 0);
   EXPECT_EQ(err_of(lockstep_mshv_close(p)), EBADF);
@@ -583,7 +583,7 @@ TEST_F(Layer, CloseOfAClosedFdIsEbadfAndOfAForeignFdJustCloses) {
 
 // ---- fault injection -------------------------------------------------------------------------
 
-TEST_F(Layer, AnArmedFaultIsDiscardedByTheNextCallEvenIfUnreached) {
+TEST_F(MshvLayer, AnArmedFaultIsDiscardedByTheNextCallEvenIfUnreached) {
   int p = partition();
   lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC);
   EXPECT_EQ(create(p, 0, 7), ENODEV);  // fails before kzalloc
@@ -596,7 +596,7 @@ TEST_F(Layer, AnArmedFaultIsDiscardedByTheNextCallEvenIfUnreached) {
   EXPECT_EQ(add(d, vfio_file()), 0);  // ADD copies nothing to user
 }
 
-TEST_F(Layer, StatsDoNotDisarmAndTheLastArmedSiteWins) {
+TEST_F(MshvLayer, StatsDoNotDisarmAndTheLastArmedSiteWins) {
   int p = partition();
   lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC);
   stats();  // introspection is not a call the fault is for
@@ -609,7 +609,7 @@ TEST_F(Layer, StatsDoNotDisarmAndTheLastArmedSiteWins) {
   EXPECT_EQ(create(p), 0);
 }
 
-TEST_F(Layer, UnknownSiteProfileOrMutantIsEinval) {
+TEST_F(MshvLayer, UnknownSiteProfileOrMutantIsEinval) {
   EXPECT_EQ(err_of(lockstep_mshv_fail_next(4)), EINVAL);
   EXPECT_EQ(err_of(lockstep_mshv_fail_next(-1)), EINVAL);
   EXPECT_EQ(err_of(lockstep_mshv_set_profile("kvm")), EINVAL);
@@ -621,7 +621,7 @@ TEST_F(Layer, UnknownSiteProfileOrMutantIsEinval) {
 
 // Why copy_to_user is process_vm_writev: it honours PROT_READ (no FOLL_FORCE), where a write
 // through /proc/self/mem (FOLL_FORCE) does not.
-TEST(CopyMechanism, ProcessVmWritevHonoursProtReadUnlikeProcSelfMem) {
+TEST(MshvCopyMechanism, ProcessVmWritevHonoursProtReadUnlikeProcSelfMem) {
   void* page = ::mmap(nullptr, kPage, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(page, MAP_FAILED);
   uint32_t value = 42;
@@ -647,7 +647,7 @@ TEST(CopyMechanism, ProcessVmWritevHonoursProtReadUnlikeProcSelfMem) {
 
 // ---- the broken variants: each must be observable ---------------------------------------------
 
-TEST_F(Layer, MutantsAreOffByDefault) {
+TEST_F(MshvLayer, MutantsAreOffByDefault) {
   int p = partition(), d = device(p), f = vfio_file();
   int fds = open_fds();
   ASSERT_EQ(add(d, f), 0);
@@ -656,7 +656,7 @@ TEST_F(Layer, MutantsAreOffByDefault) {
   EXPECT_EQ(open_fds(), fds);
 }
 
-TEST_F(Layer, MutantDelKeepsRefLeaksAnFdTheStatsDoNotShow) {
+TEST_F(MshvLayer, MutantDelKeepsRefLeaksAnFdTheStatsDoNotShow) {
   lockstep_mshv_set_mutant(LOCKSTEP_MSHV_MUTANT_DEL_KEEPS_REF);
   int p = partition(), d = device(p), f = vfio_file();
   int fds = open_fds();
@@ -668,7 +668,7 @@ TEST_F(Layer, MutantDelKeepsRefLeaksAnFdTheStatsDoNotShow) {
   EXPECT_EQ(open_fds(), fds - 2);
 }
 
-TEST_F(Layer, MutantNoDupCheckAddsTheSameFileTwice) {
+TEST_F(MshvLayer, MutantNoDupCheckAddsTheSameFileTwice) {
   lockstep_mshv_set_mutant(LOCKSTEP_MSHV_MUTANT_NO_DUP_CHECK);
   int p = partition(), d = device(p), f = vfio_file();
   int fds = open_fds();
@@ -678,7 +678,7 @@ TEST_F(Layer, MutantNoDupCheckAddsTheSameFileTwice) {
   EXPECT_EQ(open_fds(), fds + 2);
 }
 
-TEST_F(Layer, MutantReleaseKeepsFilesKeepsTheReferencesAfterClose) {
+TEST_F(MshvLayer, MutantReleaseKeepsFilesKeepsTheReferencesAfterClose) {
   lockstep_mshv_set_mutant(LOCKSTEP_MSHV_MUTANT_RELEASE_KEEPS_FILES);
   int p = partition(), d = device(p), f = vfio_file();
   ASSERT_EQ(add(d, f), 0);
@@ -688,7 +688,7 @@ TEST_F(Layer, MutantReleaseKeepsFilesKeepsTheReferencesAfterClose) {
   EXPECT_EQ(stats(), (Stats{1, 1, 0, 1}));
 }
 
-TEST_F(Layer, ResetTurnsMutantsOffAndRestoresV1) {
+TEST_F(MshvLayer, ResetTurnsMutantsOffAndRestoresV1) {
   lockstep_mshv_set_mutant(LOCKSTEP_MSHV_MUTANT_NO_DUP_CHECK);
   lockstep_mshv_set_profile("mshv-strict");
   lockstep_mshv_reset();
@@ -701,7 +701,7 @@ TEST_F(Layer, ResetTurnsMutantsOffAndRestoresV1) {
 
 // ---- reset and concurrency -------------------------------------------------------------------
 
-TEST_F(Layer, ResetClosesEveryLayerFdButNotTheCallersFiles) {
+TEST_F(MshvLayer, ResetClosesEveryLayerFdButNotTheCallersFiles) {
   int p = partition(), d = device(p), f = vfio_file();
   ASSERT_EQ(add(d, f), 0);
   lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_COPY_TO_USER);
@@ -715,7 +715,7 @@ TEST_F(Layer, ResetClosesEveryLayerFdButNotTheCallersFiles) {
 }
 
 // The locks hold up: threads each run their own partition's life cycle on shared files.
-TEST_F(Layer, ConcurrentPartitionsBalance) {
+TEST_F(MshvLayer, ConcurrentPartitionsBalance) {
   std::vector<int> files;
   for (int i = 0; i < 4; ++i) files.push_back(vfio_file());
   std::atomic<int> failures{0};
@@ -766,12 +766,12 @@ SetAttr add_op(Handle dev, Handle file) {
   return s;
 }
 
-TEST(ImplTarget, RejectsProfilesTheLayerDoesNotImplement) {
+TEST(MshvImplTarget, RejectsProfilesTheLayerDoesNotImplement) {
   EXPECT_THROW(ImplTarget("kvm"), std::invalid_argument);
   EXPECT_THROW(ImplTarget("mutant-no-dup-check"), std::invalid_argument);
 }
 
-TEST(ImplTarget, StepsAShortTraceAndBalancesFds) {
+TEST(MshvImplTarget, StepsAShortTraceAndBalancesFds) {
   const FdSet before = FdSet::current();
   {
     ImplTarget t("mshv-v1");
@@ -800,7 +800,7 @@ TEST(ImplTarget, StepsAShortTraceAndBalancesFds) {
   EXPECT_EQ(FdSet::current().delta_since(before), 0);
 }
 
-TEST(ImplTarget, MemArgsMapToRealPages) {
+TEST(MshvImplTarget, MemArgsMapToRealPages) {
   ImplTarget t("mshv-v1");
   const FdSet before = FdSet::current();
   t.step(OpenPartition{});
@@ -818,7 +818,7 @@ TEST(ImplTarget, MemArgsMapToRealPages) {
   EXPECT_EQ(FdSet::current().delta_since(before), 0);
 }
 
-TEST(ImplTarget, TestFlagLeavesTheHandleUnbound) {
+TEST(MshvImplTarget, TestFlagLeavesTheHandleUnbound) {
   ImplTarget t("mshv-v1");
   t.step(OpenPartition{});
   CreateDevice test{p(0)};
@@ -831,7 +831,7 @@ TEST(ImplTarget, TestFlagLeavesTheHandleUnbound) {
   EXPECT_EQ(t.step(has1).err, 0);
 }
 
-TEST(ImplTarget, FailNextCoversExactlyTheNextOp) {
+TEST(MshvImplTarget, FailNextCoversExactlyTheNextOp) {
   ImplTarget t("mshv-strict");
   t.step(OpenPartition{});
   EXPECT_EQ(t.step(FailNext{Site::Alloc}).err, 0);

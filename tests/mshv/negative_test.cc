@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "core/mshv/codec.h"
+#include "core/program_files.h"
 #include "core/run.h"
 #include "impl/mshv/device_layer.h"
 #include "impl/mshv/target.h"
@@ -20,16 +21,10 @@ namespace {
 namespace fs = std::filesystem;
 
 std::vector<Trace> corpus_programs() {
-  std::vector<fs::path> files;
-  for (const auto& e :
-       fs::directory_iterator(fs::path(LOCKSTEP_SOURCE_DIR) / "corpus/programs/mshv_device"))
-    files.push_back(e.path());
-  std::sort(files.begin(), files.end());
   std::vector<Trace> out;
-  for (const auto& path : files) {
-    std::ifstream in(path);
-    out.push_back(parse_text(std::string{std::istreambuf_iterator<char>(in), {}}));
-  }
+  for (const auto& [path, text] :
+       read_programs(fs::path(LOCKSTEP_SOURCE_DIR) / "corpus/programs/mshv_device"))
+    out.push_back(parse_text(text));
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <iterator>
 
 #include "core/mshv/codec.h"
+#include "core/program_files.h"
 #include "core/report.h"
 #include "impl/mshv/target.h"
 #include "model/mshv/model.h"
@@ -23,16 +24,14 @@ namespace fs = std::filesystem;
 std::vector<fs::path> programs() {
   std::vector<fs::path> out;
   for (const char* dir : {"mshv_device", "mshv_kvm"})
-    for (const auto& e :
-         fs::directory_iterator(fs::path(LOCKSTEP_SOURCE_DIR) / "corpus/programs" / dir))
-      out.push_back(e.path());
+    for (auto& path : program_paths(fs::path(LOCKSTEP_SOURCE_DIR) / "corpus/programs" / dir))
+      out.push_back(std::move(path));
   std::sort(out.begin(), out.end());
   return out;
 }
 
 Trace load(const fs::path& path) {
-  std::ifstream in(path);
-  return parse_text(std::string{std::istreambuf_iterator<char>(in), {}});
+  return parse_text(read_file(path));
 }
 
 void expect_annotations(const Trace& trace, const std::vector<Outcome>& outcomes,
@@ -46,9 +45,9 @@ void expect_annotations(const Trace& trace, const std::vector<Outcome>& outcomes
   }
 }
 
-class Program : public ::testing::TestWithParam<fs::path> {};
+class MshvProgram : public ::testing::TestWithParam<fs::path> {};
 
-TEST_P(Program, ModelMatchesAnnotations) {
+TEST_P(MshvProgram, ModelMatchesAnnotations) {
   Trace trace = load(GetParam());
   Model model(*find_profile(trace.profile));
   std::vector<Outcome> outcomes;
@@ -56,7 +55,7 @@ TEST_P(Program, ModelMatchesAnnotations) {
   expect_annotations(trace, outcomes, "model");
 }
 
-TEST_P(Program, ImplMatchesAnnotationsAndModel) {
+TEST_P(MshvProgram, ImplMatchesAnnotationsAndModel) {
   Trace trace = load(GetParam());
   if (trace.profile != "mshv-v1" && trace.profile != "mshv-strict")
     GTEST_SKIP() << "profile " << trace.profile << " is checked against its peer (lockstep peer)";
@@ -75,7 +74,7 @@ std::string test_name(const ::testing::TestParamInfo<fs::path>& info) {
   return name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, Program, ::testing::ValuesIn(programs()), test_name);
+INSTANTIATE_TEST_SUITE_P(MshvCorpus, MshvProgram, ::testing::ValuesIn(programs()), test_name);
 
 }  // namespace
 }  // namespace lockstep::mshv

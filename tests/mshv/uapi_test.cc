@@ -78,7 +78,7 @@ TEST_F(SeedTest, StructLayoutsMatchSeed) {
   EXPECT_EQ(sizeof(uapi::DeviceAttr), 24u);
 }
 
-TEST(Uapi, EncodedValuesFromReference) {
+TEST(MshvUapi, EncodedValuesFromReference) {
   // reference/mshv-device.md §3.4, "Encoded values on x86-64 (gcc)".
   EXPECT_EQ(uapi::kCreateDevice, 0xC00CB808u);
   EXPECT_EQ(uapi::kSetDeviceAttr, 0x4018B800u);
@@ -88,7 +88,7 @@ TEST(Uapi, EncodedValuesFromReference) {
   EXPECT_EQ(uapi::kOutOfTreeHasDeviceAttr, 0x4018B802u);
 }
 
-TEST(Uapi, KvmNumbersMatchSystemHeader) {
+TEST(MshvUapi, KvmNumbersMatchSystemHeader) {
   EXPECT_EQ(uapi::kKvmCreateDevice, static_cast<uint32_t>(KVM_CREATE_DEVICE));
   EXPECT_EQ(uapi::kKvmSetDeviceAttr, static_cast<uint32_t>(KVM_SET_DEVICE_ATTR));
   EXPECT_EQ(uapi::kKvmGetDeviceAttr, static_cast<uint32_t>(KVM_GET_DEVICE_ATTR));

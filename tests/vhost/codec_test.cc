@@ -16,6 +16,7 @@
 #include <regex>
 #include <sstream>
 
+#include "core/program_files.h"
 #include "core/vhost/codec.h"
 #include "core/vhost/uapi.h"
 
@@ -330,12 +331,10 @@ TEST(VhostCorpus, ProgramsAreCanonicalAndTwinsCurrent) {
   const fs::path root = fs::path(LOCKSTEP_SOURCE_DIR) / "corpus";
   const bool write = std::getenv("LOCKSTEP_WRITE_CORPUS") != nullptr;
   size_t programs = 0, twins = 0;
-  for (const auto& entry : fs::directory_iterator(root / "programs/vhost_postcopy")) {
-    if (entry.path().extension() != ".txt") continue;
+  for (const auto& [path, text] : read_programs(root / "programs/vhost_postcopy")) {
     ++programs;
-    const std::string text = read(entry.path());
     Trace trace = parse_text(text);
-    EXPECT_EQ(print_text(trace), text) << entry.path() << " is not canonical";
+    EXPECT_EQ(print_text(trace), text) << path << " is not canonical";
     std::vector<uint8_t> bytes;
     try {
       bytes = encode_input(trace);
@@ -343,7 +342,7 @@ TEST(VhostCorpus, ProgramsAreCanonicalAndTwinsCurrent) {
       continue;  // a peer profile's program: text only
     }
     ++twins;
-    const fs::path twin = root / "vhost_postcopy" / (entry.path().stem().string() + ".bin");
+    const fs::path twin = root / "vhost_postcopy" / (path.stem().string() + ".bin");
     if (write) {
       fs::create_directories(twin.parent_path());
       std::ofstream(twin, std::ios::binary)
@@ -357,6 +356,28 @@ TEST(VhostCorpus, ProgramsAreCanonicalAndTwinsCurrent) {
   }
   EXPECT_GE(programs, 12u);
   EXPECT_GE(twins, 8u);
+}
+
+// The opcode byte of each op is a fixed number (committed corpus files depend on it), not the
+// op's position in the Op variant.
+TEST(VhostCodec, OpcodesAreFixedNumbers) {
+  EXPECT_EQ(static_cast<uint8_t>(opcode_of(send(uapi::kGetFeatures))), 0);
+  EXPECT_EQ(static_cast<uint8_t>(opcode_of(RawBytes{})), 11);
+  EXPECT_EQ(static_cast<uint8_t>(opcode_of(Disconnect{})), 13);
+  EXPECT_EQ(static_cast<uint8_t>(opcode_of(Connect{})), 14);
+  EXPECT_EQ(static_cast<uint8_t>(opcode_of(FailNext{})), 15);
+  auto first_op = [](uint8_t code) {
+    return decode_input(std::vector<uint8_t>{0, code}).ops.at(0).index();
+  };
+  for (uint8_t code = 0; code < 2 * kOpCodeModulus; ++code) {
+    const uint8_t c = code % kOpCodeModulus;
+    const Op expected = c <= 10   ? Op{Send{}}
+                        : c <= 12 ? Op{RawBytes{}}
+                        : c == 13 ? Op{Disconnect{}}
+                        : c == 14 ? Op{Connect{}}
+                                  : Op{FailNext{}};
+    EXPECT_EQ(first_op(code), expected.index()) << "opcode " << int{code};
+  }
 }
 
 }  // namespace

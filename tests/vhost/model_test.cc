@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/program_files.h"
 #include "core/vhost/codec.h"
 
 namespace lockstep::vhost {
@@ -571,7 +572,7 @@ TEST_F(Spec, X12_PhaseIsDerived) {
 
 // ---- profiles ---------------------------------------------------------------------------------
 
-TEST(Profiles, AllFound) {
+TEST(VhostProfiles, AllFound) {
   for (const char* name : {"spec", "rfc-2018", "dpdk-22.11", "libvhost-user", "rust-vmm"})
     EXPECT_NE(find_profile(name), nullptr) << name;
   EXPECT_EQ(shipped_profiles().size(), 5u);
@@ -685,7 +686,7 @@ TEST_F(RustVmm, AdviseReplacesAndKeepsUffdAcrossDisconnect) {
 }
 
 // Each mutant differs from `spec` on a short trace (so a check that compares them can fail).
-TEST(Mutants, EachDiffersFromSpec) {
+TEST(VhostMutants, EachDiffersFromSpec) {
   auto pre = preamble();
   std::vector<std::pair<const char*, std::vector<Op>>> cases = {
       {"mutant-end-keeps-uffd", {send(kPostcopyAdvise), send(kPostcopyEnd)}},
@@ -713,29 +714,24 @@ TEST(Mutants, EachDiffersFromSpec) {
 
 // ---- the readable corpus, checked against the model -------------------------------------------
 
-TEST(Corpus, ProgramsMatchTheirNotes) {
+TEST(VhostCorpus, ProgramsMatchTheirNotes) {
   const std::filesystem::path dir =
       std::filesystem::path(LOCKSTEP_SOURCE_DIR) / "corpus/programs/vhost_postcopy";
   ASSERT_TRUE(std::filesystem::is_directory(dir));
   size_t programs = 0, notes = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().extension() != ".txt") continue;
-    std::ifstream in(entry.path());
-    std::stringstream text;
-    text << in.rdbuf();
-    Trace trace = parse_text(text.str());
+  for (const auto& [path, text] : read_programs(dir)) {
+    Trace trace = parse_text(text);
     const Profile* profile = find_profile(trace.profile);
-    ASSERT_NE(profile, nullptr) << entry.path();
+    ASSERT_NE(profile, nullptr) << path;
     Model model(*profile);
     std::vector<Outcome> outcomes;
     for (const Op& o : trace.ops) outcomes.push_back(model.step(o));
-    for (const auto& error : check_notes(trace, outcomes))
-      ADD_FAILURE() << entry.path() << ": " << error;
+    for (const auto& error : check_notes(trace, outcomes)) ADD_FAILURE() << path << ": " << error;
     for (const auto& n : trace.notes) notes += !n.empty() && n[0] == '=';
     if (trace.profile == "spec") {
-      EXPECT_EQ(model.fds_left_open(), 0) << entry.path();
+      EXPECT_EQ(model.fds_left_open(), 0) << path;
     }
-    EXPECT_EQ(print_text(parse_text(print_text(trace))), print_text(trace)) << entry.path();
+    EXPECT_EQ(print_text(parse_text(print_text(trace))), print_text(trace)) << path;
     ++programs;
   }
   EXPECT_GE(programs, 8u);
