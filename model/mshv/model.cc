@@ -18,7 +18,7 @@ T* at(std::vector<T>& v, uint8_t index) {
 }  // namespace
 
 Outcome Model::step(const Op& op) {
-  fault_ = std::exchange(state_.armed, std::nullopt);  // a FailNext covers exactly one op
+  fault_ = std::exchange(state_.armed, std::nullopt);  // F1: a FailNext covers exactly one op
   int err = std::visit(Overloaded{
                            [&](const OpenPartition&) { return open_partition(); },
                            [&](const OpenFile& o) { return open_file(o); },
@@ -29,7 +29,7 @@ Outcome Model::step(const Op& op) {
                            [&](const RawIoctl& r) { return raw_ioctl(r); },
                            [&](const Close& c) { return close(c); },
                            [&](const FailNext& f) {
-                             state_.armed = f.site;
+                             state_.armed = f.site;  // F1: a second one replaces the first
                              return 0;
                            },
                        },
@@ -40,7 +40,7 @@ Outcome Model::step(const Op& op) {
 
 bool Model::fault(Site site) {
   if (fault_ != site) return false;
-  fault_.reset();
+  fault_.reset();  // F2: fires at the first point of its site
   return true;
 }
 
@@ -69,12 +69,12 @@ Model::FdKind Model::kind_of(Handle h) const {
 // ---- opening: the resources traces act on ----------------------------------------------------
 
 int Model::open_partition() {
-  state_.partitions.push_back({.fd_open = true, .refs = 1});  // mshv_ioctl_create_partition
+  state_.partitions.push_back({.fd_open = true, .refs = 1});  // P1: mshv_ioctl_create_partition
   return 0;
 }
 
 int Model::open_file(const OpenFile& op) {
-  (op.vfio ? state_.vfio_files : state_.plain_files).push_back({op.vfio, true});
+  (op.vfio ? state_.vfio_files : state_.plain_files).push_back({op.vfio, true});  // P3
   return 0;
 }
 
@@ -84,35 +84,35 @@ int Model::create_device(const CreateDevice& op) {
   state_.devices.emplace_back();  // d<n> names this op's device, whether or not it succeeds
   const size_t index = state_.devices.size() - 1;
   FdKind kind = kind_of(op.part);
-  if (kind == FdKind::None) return EBADF;        // fdget in sys_ioctl
-  if (kind != FdKind::Partition) return ENOTTY;  // not mshv_partition_fops
-  if (op.arg == Mem::Unmapped) return EFAULT;    // create_device step 1: copy_from_user
+  if (kind == FdKind::None) return EBADF;        // I1: fdget in sys_ioctl
+  if (kind != FdKind::Partition) return ENOTTY;  // I2: not mshv_partition_fops
+  if (op.arg == Mem::Unmapped) return EFAULT;    // C1: copy_from_user
   const bool test = op.flags & uapi::kCreateDeviceTest;
   if (profile_.reject_unknown_create_flags && (op.flags & ~uapi::kCreateDeviceTest))
-    return EINVAL;  // mshv-strict: unknown flags rejected
+    return EINVAL;  // C2: mshv-strict rejects unknown flags
   if (op.type != profile_.vfio_type && !profile_.mutant_no_type_check)
-    return ENODEV;                              // step 2 / kvm_ioctl_create_device
-  if (test && !profile_.mutant_test_creates) {  // step 3: TEST creates nothing
+    return ENODEV;                              // C3: mshv_partition_ioctl_create_device
+  if (test && !profile_.mutant_test_creates) {  // C4: TEST creates nothing
     if (profile_.test_copies_back && (op.arg == Mem::ReadOnly || fault(Site::CopyToUser)))
-      return EFAULT;  // kvm_vm_ioctl echoes the struct
-    return 0;
+      return EFAULT;  // C5: kvm_vm_ioctl echoes the struct
+    return 0;         // C4
   }
-  if (fault(Site::Alloc)) return ENOMEM;  // step 4: kzalloc
+  if (fault(Site::Alloc)) return ENOMEM;  // C6: kzalloc
   const auto& devices = state_.devices;
   bool busy = std::any_of(devices.begin(), devices.end() - 1, [&](const DeviceState& d) {
     return d.live && d.partition == op.part.index;
   });
-  if (busy && !profile_.mutant_no_busy_check) return EBUSY;  // mshv_vfio_create_device
-  if (fault(Site::FdAlloc)) return EMFILE;                   // step 9: anon_inode_getfd rollback
+  if (busy && !profile_.mutant_no_busy_check) return EBUSY;  // C7: mshv_vfio_create_device
+  if (fault(Site::FdAlloc)) return EMFILE;                   // C10: anon_inode_getfd rollback
   DeviceState& dev = state_.devices[index];
-  dev.partition = op.part.index;  // step 7: hlist_add_head
+  dev.partition = op.part.index;  // C8: hlist_add_head
   dev.live = true;
-  state_.partitions[op.part.index].refs++;                          // step 8: mshv_partition_get
-  if (op.arg == Mem::ReadOnly || fault(Site::CopyToUser)) {         // step 10: copy_to_user fails
-    if (profile_.rollback_on_copy_back_fault) release_device(dev);  // mshv-strict
-    return EFAULT;  // mshv-v1 / kvm: the fd stays installed, "cleanup in fop_release"
+  state_.partitions[op.part.index].refs++;                          // C9: mshv_partition_get
+  if (op.arg == Mem::ReadOnly || fault(Site::CopyToUser)) {         // C11: copy_to_user fails
+    if (profile_.rollback_on_copy_back_fault) release_device(dev);  // C11: mshv-strict
+    return EFAULT;  // C11: mshv-v1 / kvm: the fd stays installed, "cleanup in fop_release"
   }
-  dev.fd_known = true;
+  dev.fd_known = true;  // C12: the caller learns the fd
   return 0;
 }
 
@@ -120,12 +120,12 @@ int Model::create_device(const CreateDevice& op) {
 
 int Model::attr_ioctl(const AttrArgs& a, uint32_t request) {
   FdKind kind = kind_of(a.dev);
-  if (kind == FdKind::None) return EBADF;                     // fdget in sys_ioctl
-  if (kind != FdKind::Device || request == 0) return ENOTTY;  // mshv_device_fop_ioctl default
+  if (kind == FdKind::None) return EBADF;                     // I1: fdget in sys_ioctl
+  if (kind != FdKind::Device || request == 0) return ENOTTY;  // I2, G1: fop_ioctl default
   DeviceState& dev = state_.devices[a.dev.index];
-  if (request == profile_.get_request) return EPERM;  // kvm_device_ioctl_attr: no get_attr
-  if (a.arg == Mem::Unmapped) return EFAULT;          // mshv_device_attr_ioctl copy_from_user
-  if (request == profile_.has_request)                // mshv_vfio_has_attr: addr unread
+  if (request == profile_.get_request) return EPERM;  // G2: kvm_device_ioctl_attr, no get_attr
+  if (a.arg == Mem::Unmapped) return EFAULT;          // I3: mshv_device_attr_ioctl copy
+  if (request == profile_.has_request)                // H1, H2: mshv_vfio_has_attr
     return a.group == uapi::kDevVfioFile &&
                    (a.attr == uapi::kDevVfioFileAdd || a.attr == uapi::kDevVfioFileDel)
                ? 0
@@ -134,34 +134,34 @@ int Model::attr_ioctl(const AttrArgs& a, uint32_t request) {
 }
 
 int Model::set_attr(DeviceState& dev, const AttrArgs& a) {
-  if (a.group != uapi::kDevVfioFile) return ENXIO;  // mshv_vfio_set_attr: other groups
+  if (a.group != uapi::kDevVfioFile) return ENXIO;  // A1: mshv_vfio_set_attr, other groups
   if (a.attr != uapi::kDevVfioFileAdd && a.attr != uapi::kDevVfioFileDel)
-    return ENXIO;                                         // mshv_vfio_set_file: before get_user
-  if (a.fd.kind == FdArg::Kind::Unmapped) return EFAULT;  // mshv_vfio_set_file: get_user
+    return ENXIO;                                         // A2: mshv_vfio_set_file, before get_user
+  if (a.fd.kind == FdArg::Kind::Unmapped) return EFAULT;  // A3: mshv_vfio_set_file get_user
   return a.attr == uapi::kDevVfioFileAdd ? file_add(dev, a.fd) : file_del(dev, a.fd);
 }
 
 int Model::file_add(DeviceState& dev, const FdArg& fd) {
   FdKind kind = fd.kind == FdArg::Kind::Handle ? kind_of(fd.handle) : FdKind::None;
-  if (kind == FdKind::None) return EBADF;       // mshv_vfio_file_add: fget
-  if (kind != FdKind::VfioFile) return EINVAL;  // !vfio_file_is_valid
+  if (kind == FdKind::None) return EBADF;       // A4: mshv_vfio_file_add fget
+  if (kind != FdKind::VfioFile) return EINVAL;  // A5: !vfio_file_is_valid
   int file = fd.handle.index;
   bool listed = std::find(dev.files.begin(), dev.files.end(), file) != dev.files.end();
-  if (listed && !profile_.mutant_no_duplicate_check) return EEXIST;  // same struct file
-  if (fault(Site::Alloc)) return ENOMEM;                             // kzalloc of the list entry
-  dev.files.push_back(file);                                         // get_file + list_add_tail
+  if (listed && !profile_.mutant_no_duplicate_check) return EEXIST;  // A6: same struct file
+  if (fault(Site::Alloc)) return ENOMEM;                             // A7: kzalloc of the entry
+  dev.files.push_back(file);                                         // A8: get_file + list_add
   return 0;
 }
 
 int Model::file_del(DeviceState& dev, const FdArg& fd) {
   FdKind kind = fd.kind == FdArg::Kind::Handle ? kind_of(fd.handle) : FdKind::None;
-  if (kind == FdKind::None) return EBADF;  // mshv_vfio_file_del: CLASS(fd)
+  if (kind == FdKind::None) return EBADF;  // A9: mshv_vfio_file_del CLASS(fd)
   auto it = kind == FdKind::VfioFile
                 ? std::find(dev.files.begin(), dev.files.end(), fd.handle.index)
                 : dev.files.end();
-  if (it == dev.files.end()) return ENOENT;                      // no match (no VFIO check)
-  dev.files.erase(it);                                           // list_del
-  if (profile_.mutant_del_keeps_ref) state_.leaked_file_refs++;  // ... without the fput
+  if (it == dev.files.end()) return ENOENT;                      // A10: no match, no VFIO check
+  dev.files.erase(it);                                           // A11: list_del + fput
+  if (profile_.mutant_del_keeps_ref) state_.leaked_file_refs++;  // A11 broken: no fput
   return 0;
 }
 
@@ -169,44 +169,44 @@ int Model::file_del(DeviceState& dev, const FdArg& fd) {
 
 int Model::raw_ioctl(const RawIoctl& op) {
   FdKind kind = kind_of(op.h);
-  if (kind == FdKind::None) return EBADF;
+  if (kind == FdKind::None) return EBADF;  // I1
   if (kind == FdKind::Device) {
-    if (op.request != 0 && op.request == profile_.get_request) return EPERM;  // kvm: no get_attr
+    if (op.request != 0 && op.request == profile_.get_request) return EPERM;  // G2: no get_attr
     if (op.request == profile_.set_request || op.request == profile_.has_request)
-      return EFAULT;  // copy_from_user(NULL)
-    return ENOTTY;    // mshv_device_fop_ioctl default
+      return EFAULT;  // I3: copy_from_user(NULL)
+    return ENOTTY;    // I2: mshv_device_fop_ioctl default
   }
-  if (kind == FdKind::Partition && op.request == profile_.create_request) return EFAULT;
-  return ENOTTY;  // other partition ioctls are outside this model; files have no ioctls
+  if (kind == FdKind::Partition && op.request == profile_.create_request) return EFAULT;  // C1
+  return ENOTTY;  // I4: other partition ioctls are out of scope; I2: files have none
 }
 
 // ---- close: the file's release ---------------------------------------------------------------
 
 void Model::release_device(DeviceState& dev) {
   if (!profile_.mutant_release_keeps_files)
-    dev.files.clear();  // mshv_vfio_release_device: fput each
-  dev.live = false;     // hlist_del under pt_mutex
+    dev.files.clear();  // R3: mshv_vfio_release_device, fput each
+  dev.live = false;     // R2: hlist_del under pt_mutex
   dev.fd_known = false;
   if (!profile_.mutant_release_keeps_partition)
-    state_.partitions[dev.partition].refs--;  // mshv_partition_put
+    state_.partitions[dev.partition].refs--;  // R4: mshv_partition_put
 }
 
 int Model::close(const Close& op) {
   switch (kind_of(op.h)) {
     case FdKind::None:
-      return EBADF;  // close(2) of a closed fd
+      return EBADF;  // R1: close(2) of a closed fd
     case FdKind::Partition:
-      state_.partitions[op.h.index].fd_open = false;  // mshv_partition_release: put
-      state_.partitions[op.h.index].refs--;           // devices keep the partition alive
+      state_.partitions[op.h.index].fd_open = false;  // P2: mshv_partition_release, put
+      state_.partitions[op.h.index].refs--;           // P2: devices keep the partition alive
       return 0;
     case FdKind::Device:
-      release_device(state_.devices[op.h.index]);
-      return 0;  // fop_release
+      release_device(state_.devices[op.h.index]);  // R2: mshv_device_fop_release
+      return 0;
     case FdKind::VfioFile:
-      state_.vfio_files[op.h.index].fd_open = false;
+      state_.vfio_files[op.h.index].fd_open = false;  // P4: a device's reference outlives it
       return 0;
     case FdKind::PlainFile:
-      state_.plain_files[op.h.index].fd_open = false;
+      state_.plain_files[op.h.index].fd_open = false;  // P4
       return 0;
   }
   return 0;
@@ -230,7 +230,7 @@ Resources Model::resources() const {
 
 int Model::fds_left_open() const {
   int n = 0;
-  for (const auto& d : state_.devices) n += d.live && !d.fd_known;
+  for (const auto& d : state_.devices) n += d.live && !d.fd_known;  // C11: fd installed, unknown
   return n;
 }
 

@@ -1,7 +1,7 @@
 // The MSHV VFIO bridge device as an executable specification. Pure: no syscalls, no I/O.
-// One function per op; each check is one line citing the kernel function it comes from
-// (reference/mshv-device.md §1.4-1.5 for MSHV, §2 for KVM). The profile switches where
-// implementations differ (model/mshv/profiles.h).
+// One function per op; each check is one line citing its rule in docs/mshv-device-rules.md and
+// the kernel function the rule comes from. The profile switches where implementations differ
+// (model/mshv/profiles.h).
 #pragma once
 #include <optional>
 #include <vector>
@@ -15,7 +15,7 @@ namespace lockstep::mshv {
 // Kernel objects, indexed by the handle index that names them in the trace.
 struct PartitionState {
   bool fd_open = false;
-  int refs = 0;  // 1 for the fd + 1 per device (mshv_partition_get in create_device)
+  int refs = 0;  // P1: 1 for the fd; C9: + 1 per device (mshv_partition_get)
   bool alive() const { return refs > 0; }
 };
 struct FileState {  // an f<n> or n<n> file; lives while its fd is open or a device holds it
@@ -24,9 +24,9 @@ struct FileState {  // an f<n> or n<n> file; lives while its fd is open or a dev
 };
 struct DeviceState {
   int partition = -1;
-  bool live = false;       // on the partition's device list
-  bool fd_known = false;   // the caller learned the fd (false: the copy-back faulted)
-  std::vector<int> files;  // indices into State::vfio_files: held file references
+  bool live = false;       // C8: on the partition's device list
+  bool fd_known = false;   // C12: the caller learned the fd (false: the copy-back faulted, C11)
+  std::vector<int> files;  // A8: indices into State::vfio_files, held file references
 };
 struct State {
   std::vector<PartitionState> partitions;
@@ -34,7 +34,7 @@ struct State {
   std::vector<FileState> vfio_files;
   std::vector<FileState> plain_files;
   int leaked_file_refs = 0;   // references no device owns (only broken variants make these)
-  std::optional<Site> armed;  // FailNext: fault for the next op only
+  std::optional<Site> armed;  // F1: a FailNext's fault, for the next op only
   HandleCounts counts;
 };
 
@@ -42,7 +42,7 @@ class Model {
  public:
   explicit Model(const Profile& profile) : profile_(profile) {}
   Outcome step(const Op& op);
-  // Device fds installed that no handle reaches (copy-back fault under mshv-v1 and kvm).
+  // Device fds installed that no handle reaches (C11: copy-back fault under mshv-v1 and kvm).
   int fds_left_open() const;
   const State& state() const { return state_; }
   const Profile& profile() const { return profile_; }
@@ -67,7 +67,7 @@ class Model {
 
   const Profile& profile_;
   State state_;
-  std::optional<Site> fault_;  // the fault armed for the op being stepped
+  std::optional<Site> fault_;  // F1: the fault armed for the op being stepped
 };
 
 }  // namespace lockstep::mshv

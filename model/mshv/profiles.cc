@@ -9,10 +9,10 @@ Profile mshv_v1() {
   Profile p;
   p.name = "mshv-v1";
   p.summary = "the series as posted: V1 06-07/13 = V3 05-06/11 (same mshv_vfio.c blob)";
-  p.create_request = uapi::kCreateDevice;
-  p.set_request = uapi::kSetDeviceAttr;
-  p.has_request = uapi::kHasDeviceAttr;
-  p.vfio_type = uapi::kDevTypeVfio;
+  p.create_request = uapi::kCreateDevice;  // U1
+  p.set_request = uapi::kSetDeviceAttr;    // U1
+  p.has_request = uapi::kHasDeviceAttr;    // U1; G1: no GET
+  p.vfio_type = uapi::kDevTypeVfio;        // U2: 0
   return p;
 }
 
@@ -20,8 +20,8 @@ Profile mshv_strict() {
   Profile p = mshv_v1();
   p.name = "mshv-strict";
   p.summary = "what review asked for: unknown create flags rejected, no fd left on copy-back fault";
-  p.reject_unknown_create_flags = true;
-  p.rollback_on_copy_back_fault = true;
+  p.reject_unknown_create_flags = true;  // C2
+  p.rollback_on_copy_back_fault = true;  // C11
   return p;
 }
 
@@ -29,12 +29,12 @@ Profile kvm() {
   Profile p;
   p.name = "kvm";
   p.summary = "kvm-vfio through /dev/kvm: virt/kvm/kvm_main.c + virt/kvm/vfio.c";
-  p.create_request = uapi::kKvmCreateDevice;
-  p.set_request = uapi::kKvmSetDeviceAttr;
-  p.has_request = uapi::kKvmHasDeviceAttr;
-  p.get_request = uapi::kKvmGetDeviceAttr;
-  p.vfio_type = uapi::kKvmDevTypeVfio;
-  p.test_copies_back = true;
+  p.create_request = uapi::kKvmCreateDevice;  // U3
+  p.set_request = uapi::kKvmSetDeviceAttr;    // U3
+  p.has_request = uapi::kKvmHasDeviceAttr;    // U3
+  p.get_request = uapi::kKvmGetDeviceAttr;    // U3; G2: EPERM
+  p.vfio_type = uapi::kKvmDevTypeVfio;        // U3: 4
+  p.test_copies_back = true;                  // C5
   return p;
 }
 

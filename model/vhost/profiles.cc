@@ -10,8 +10,8 @@ Profile spec() {
   return p;
 }
 
-// DPDK 22.11 librte_vhost as registered with RTE_VHOST_USER_POSTCOPY_SUPPORT
-// (reference §2; docs/notes/dpdk-probe-this-machine.md).
+// DPDK 22.11 librte_vhost as registered with RTE_VHOST_USER_POSTCOPY_SUPPORT (DPDK
+// lib/vhost/vhost_user.c and lib/vhost/socket.c; docs/notes/dpdk-probe-this-machine.md).
 Profile dpdk_22_11() {
   Profile p = spec();
   p.name = "dpdk-22.11";
@@ -20,23 +20,24 @@ Profile dpdk_22_11() {
   p.protocol_features = uapi::kDpdkProtocolFeatures;  // probe: 0x10dbf
   p.queue_num = uapi::kDpdkQueueNum;                  // probe: GET_QUEUE_NUM 0x80
   p.ring_count = 2 * uapi::kDpdkQueueNum;             // VHOST_MAX_VRING: two rings per pair
-  p.check_header_flags = false;  // §2.3 "No version check"; probe: flags=0 accepted
+  p.check_header_flags = false;  // read_vhost_message: flags never checked; probe: flags=0 ok
   p.max_payload = 632;  // measured by the DPDK peer (docs/peers/dpdk.md): 632 read, 633 "invalid
-                        // msg size"; was 1072 (§1.2 "about 1072"), which was wrong for 22.11
-  p.ctrunc_closes = false;                    // §2.3 read_fd_message only logs MSG_CTRUNC
-  p.mem_table_unmaps_first = true;            // §2.2 free_mem_table, then map
+                        // msg size"; was 1072 (sizeof the payload union as read from the
+                        // code), which was wrong for 22.11
+  p.ctrunc_closes = false;                    // socket.c read_fd_message only logs MSG_CTRUNC
+  p.mem_table_unmaps_first = true;            // vhost_user_set_mem_table: free_mem_table first
   p.advise_requires_pagefault = false;        // probe: "DPDK never checks PAGEFAULT"
   p.advise_when_live = AdviseWhenLive::Leak;  // probe: repeated ADVISE leaks earlier uffds
   p.postcopy_payload_must_be_empty = false;   // probe: ADVISE with size 8 answered
   p.advise_reply_echoes_payload = true;       // probe: "the request payload is echoed back"
-  p.advise_failure = AdviseFailure::Refuse;   // §2.2 RESULT_ERR
+  p.advise_failure = AdviseFailure::Refuse;   // vhost_user_set_postcopy_advise: RESULT_ERR
   p.listen_requires_uffd = false;             // probe: LISTEN before ADVISE succeeds
-  p.ack_strict = false;                       // §2.2 "size and payload are not checked"
+  p.ack_strict = false;                       // vhost_user_postcopy_register: ack size unchecked
   p.ack_reply = AckReply::None;               // probe: "no reply, even if ... NEED_REPLY"
   p.end_without_uffd_fails = false;           // probe: END without ADVISE -> u64 0
   // Measured by the DPDK peer (docs/peers/dpdk.md #N, lib/vhost/vhost_user.c):
   p.reply_flags_echo_request = true;    // send_vhost_reply; #7 request 0x11 -> reply 0x15
-  p.checks_payload_size = false;        // §2.3 only SET_LOG_BASE / *_INFLIGHT_FD; #6 #8 #55
+  p.checks_payload_size = false;        // only SET_LOG_BASE / *_INFLIGHT_FD check; #6 #8 #55
   p.partial_header_closes = true;       // read_vhost_message "Unexpected header size read"; #5
   p.bad_vring_index_closes = true;      // vhost_user_check_and_alloc_queue_pair; #75 #58
   p.vring_num_checked = true;           // vhost_user_set_vring_num; #91
@@ -53,17 +54,18 @@ Profile dpdk_22_11() {
   return p;
 }
 
-// The seed: [RFC,04/10] "vhost: introduce postcopy's advise message" (2018-08-23) on v18.08.
+// The DPDK patch "[RFC,04/10] vhost: introduce postcopy's advise message" (dev@dpdk.org,
+// 2018-08-23, lib/librte_vhost/vhost_user.c) on v18.08.
 Profile rfc_2018() {
   Profile p = dpdk_22_11();
   p.name = "rfc-2018";
   p.summary = "the seed's ADVISE handler (result ignored, reply always sent) on DPDK of 2018";
   p.advise_failure =
-      AdviseFailure::ReplyNoFd;  // seed: vhost_user_set_postcopy_advise(); send_vhost_reply()
+      AdviseFailure::ReplyNoFd;  // RFC vhost_user_msg_handler: result ignored, send_vhost_reply()
   p.unused_fds_leak = true;      // no validate_msg_fds before 09c2856301 (2022); CVE-2019-14818
-  p.max_payload = 1072;          // §1.2 "about 1072" (unmeasured for 18.08; 22.11 measures 632)
-  // The 22.11 measurements (docs/peers/dpdk.md) are not claimed for the 2018 code: the
-  // reference says nothing of v18.08 here, so the rule-book values stay.
+  p.max_payload = 1072;          // sizeof the payload union, read from the code (unmeasured)
+  // The 22.11 measurements (docs/peers/dpdk.md) are not claimed for the 2018 code: no source
+  // describes v18.08 here, so the rule-book values stay.
   const Profile s = spec();
   p.reply_flags_echo_request = s.reply_flags_echo_request;
   p.checks_payload_size = s.checks_payload_size;
@@ -83,50 +85,51 @@ Profile rfc_2018() {
   return p;
 }
 
-// QEMU subprojects/libvhost-user (reference §3.1).
+// QEMU subprojects/libvhost-user/libvhost-user.c @05a58ce4.
 Profile libvhost_user() {
   Profile p = spec();
   p.name = "libvhost-user";
   p.summary = "QEMU libvhost-user.c @05a58ce4 (reference §3.1)";
-  p.check_header_flags = false;           // §3.1 "checks neither header length nor version"
-  p.max_payload = 268;                    // §1.2 sizeof(vmsg->payload) (VhostUserConfig), panics
-  p.ctrunc_closes = false;                // not stated; assumed like DPDK (MSG_CTRUNC unchecked)
-  p.unused_fds_leak = true;               // §3.1 postcopy handlers "neither use nor close" fds
-  p.refusal = Refusal::Panic;             // §3.1 vu_panic; vu_dispatch still acks u64 0
-  p.set_features_checks_offered = false;  // not checked; stored
-  p.set_features_requires_version_1 = true;        // §5 "panics without VERSION_1"
-  p.set_protocol_features_checks_offered = false;  // §5 "store any value"
-  p.reset_owner = ResetOwner::Ignored;             // §3.1 only disables rings
+  p.check_header_flags = false;              // vu_message_read_default: no length/version check
+  p.max_payload = 268;                       // sizeof(vmsg->payload) (VhostUserConfig), panics
+  p.ctrunc_closes = false;                   // not stated; assumed like DPDK (MSG_CTRUNC unchecked)
+  p.unused_fds_leak = true;                  // vu_set_postcopy_*: fds neither used nor closed
+  p.refusal = Refusal::Panic;                // vu_panic; vu_dispatch still acks u64 0
+  p.set_features_checks_offered = false;     // not checked; stored
+  p.set_features_requires_version_1 = true;  // vu_set_features_exec: panics otherwise
+  p.set_protocol_features_checks_offered = false;  // vu_set_protocol_features_exec stores any
+  p.reset_owner = ResetOwner::Ignored;             // vu_reset_device_exec: disables rings only
   p.mem_table_unmaps_first = true;            // vu_set_mem_table_exec unmaps the old table first
-  p.advise_requires_pagefault = false;        // §3.1 no PAGEFAULT-negotiated check
+  p.advise_requires_pagefault = false;        // vu_set_postcopy_advise: no PAGEFAULT check
   p.advise_when_live = AdviseWhenLive::Leak;  // postcopy_ufd overwritten (read from the code)
   p.postcopy_payload_must_be_empty = false;
-  p.advise_failure = AdviseFailure::Close;  // §3.1 fd -1 "makes sendmsg fail"
-  p.listen_requires_uffd = false;           // §5 "no ADVISE check"
-  p.listen_always_replies = true;           // §3.1 "always replies"
-  p.ack_reply = AckReply::OriginalRequest;  // §3.1 vu_dispatch after the handler
-  p.end_without_uffd_fails = false;         // §3.1 unconditional u64 0
+  p.advise_failure = AdviseFailure::Close;  // vu_panic, then a reply with fd -1: sendmsg fails
+  p.listen_requires_uffd = false;           // vu_set_postcopy_listen: no ADVISE check
+  p.listen_always_replies = true;           // vu_set_postcopy_listen always replies
+  p.ack_reply = AckReply::OriginalRequest;  // vu_dispatch after the handler
+  p.end_without_uffd_fails = false;         // vu_set_postcopy_end: unconditional u64 0
   return p;
 }
 
-// rust-vmm/vhost @4e217d99 with the `postcopy` cargo feature (reference §4).
+// rust-vmm/vhost @4e217d99 with the `postcopy` cargo feature: vhost/src/vhost_user/
+// backend_req_handler.rs (dispatch) and vhost-user-backend/src/{handler,lib}.rs.
 Profile rust_vmm() {
   Profile p = spec();
   p.name = "rust-vmm";
   p.summary = "rust-vmm/vhost + vhost-user-backend @4e217d99, feature postcopy (reference §4)";
-  p.refusal = Refusal::Shutdown;                   // §4 "Any Err ends VhostUserDaemon's loop"
-  p.need_reply_requires_reply_ack = true;          // §4 reply_ack_enabled && need_reply
-  p.set_protocol_features_checks_offered = false;  // §5 "store any value"
-  p.set_owner_once = true;                         // §5 "Err if already owned"
-  p.reset_owner = ResetOwner::ClearsFeatures;      // §4 touches neither uffd nor acked protocol
-  p.advise_when_live = AdviseWhenLive::Replace;    // §4 "replaces the stored handle"
-  p.postcopy_payload_must_be_empty = false;  // §4 check_request_size not called for POSTCOPY_*
-  p.listen_refuses_mapped = false;           // §4 registers the already-mapped regions
+  p.refusal = Refusal::Shutdown;                   // lib.rs: any Err ends VhostUserDaemon's loop
+  p.need_reply_requires_reply_ack = true;          // send_ack_message: reply_ack && need_reply
+  p.set_protocol_features_checks_offered = false;  // set_protocol_features stores any value
+  p.set_owner_once = true;                         // set_owner: Err if already owned
+  p.reset_owner = ResetOwner::ClearsFeatures;      // reset_owner: uffd, acked protocol stay
+  p.advise_when_live = AdviseWhenLive::Replace;    // postcopy_advice replaces the stored Uffd
+  p.postcopy_payload_must_be_empty = false;        // check_request_size not called for POSTCOPY_*
+  p.listen_refuses_mapped = false;                 // postcopy_listen registers self.mappings
   p.listen_registers_mapped = true;
-  p.postcopy_mem_table_reply = false;  // §4 "never replies with the mapped bases"
-  p.end_without_uffd_fails = false;    // §4 postcopy_end: uffd = None, Ok
-  p.end_reply = EndReply::IfReplyAck;  // §4 END's u64 depends on REPLY_ACK
-  p.disconnect_keeps_uffd = true;      // §5 "uffd lives until the handler is dropped"
+  p.postcopy_mem_table_reply = false;  // set_mem_table never replies with the mapped bases
+  p.end_without_uffd_fails = false;    // postcopy_end: uffd = None, Ok
+  p.end_reply = EndReply::IfReplyAck;  // send_ack_message: END's u64 only with REPLY_ACK
+  p.disconnect_keeps_uffd = true;      // the Uffd lives until the backend object is dropped
   return p;
 }
 

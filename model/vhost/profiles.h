@@ -1,7 +1,10 @@
 // Profiles: the places where vhost-user back-ends legitimately (or historically) differ, as
-// switches on one model. `spec` is docs/vhost-backend-rules.md; every other value cites where
-// the behaviour comes from (shared/reference/vhost-user-postcopy.md §n, the DPDK probe report
-// docs/notes/dpdk-probe-this-machine.md, or the seed patch seeds/003_*).
+// switches on one model. `spec` is docs/vhost-backend-rules.md (each switch names the rule it
+// relaxes); every other value cites where the behaviour comes from: the implementation's source
+// by path and function (DPDK lib/vhost/vhost_user.c, QEMU subprojects/libvhost-user,
+// rust-vmm/vhost), the DPDK probe report docs/notes/dpdk-probe-this-machine.md, the DPDK peer's
+// findings docs/peers/dpdk.md (#n), or the DPDK patch "[RFC,04/10] vhost: introduce postcopy's
+// advise message" (2018-08-23).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -15,7 +18,8 @@ namespace lockstep::vhost {
 
 // How a refused request (rule E1) ends.
 enum class Refusal : uint8_t {
-  Ack,       // NEED_REPLY: u64 1, connection stays; else close (spec E1, DPDK §2.3)
+  Ack,       // spec E1: NEED_REPLY: u64 1, connection stays; else close (DPDK does the
+             // same: vhost_user_msg_handler)
   Panic,     // libvhost-user vu_panic: NEED_REPLY still gets u64 0 (vu_dispatch), then the
              // session ends (the panic callback of every libvhost-user device stops serving)
   Shutdown,  // rust-vmm: Err ends the daemon loop; a handler's Err is NACKed first when
@@ -35,7 +39,7 @@ enum class AdviseFailure : uint8_t {
 };
 // RESET_OWNER (rule N4).
 enum class ResetOwner : uint8_t {
-  Releases,        // spec N4, DPDK vhost_user_reset_owner -> cleanup_device + reset_device
+  Releases,        // spec N4/X9, DPDK vhost_user_reset_owner -> cleanup_device + reset_device
   Ignored,         // libvhost-user: only disables rings; uffd and maps stay
   ClearsFeatures,  // rust-vmm: clears owner and acked features; uffd stays
 };
@@ -60,7 +64,7 @@ struct Profile {
   uint64_t features = uapi::kOfferedFeatures;
   uint64_t protocol_features = uapi::kOfferedProtocolFeatures;
   uint64_t queue_num = uapi::kQueueNum;    // GET_QUEUE_NUM reply (queue pairs)
-  uint64_t ring_count = uapi::kRingCount;  // valid ring indices: 0 .. ring_count-1
+  uint64_t ring_count = uapi::kRingCount;  // X3: valid ring indices: 0 .. ring_count-1
 
   // ---- wire (W2-W6, E1, E2) ----
   bool check_header_flags = true;            // W2; DPDK: no version check (probe: flags=0 accepted)
@@ -76,7 +80,7 @@ struct Profile {
   bool set_features_requires_version_1 = false;      // libvhost-user vu_set_features_exec
   bool set_protocol_features_checks_offered = true;  // N3 (DPDK); libvhost-user, rust-vmm store
   bool set_owner_once = false;                       // rust-vmm: a second SET_OWNER is Err
-  ResetOwner reset_owner = ResetOwner::Releases;     // N4
+  ResetOwner reset_owner = ResetOwner::Releases;     // N4, X9
 
   // ---- memory table (M1-M3) ----
   bool mem_table_unmaps_first = false;  // DPDK free_mem_table before mapping: failure loses old
@@ -84,7 +88,7 @@ struct Profile {
   // ---- postcopy (P1-P8) ----
   bool advise_requires_pagefault = true;                     // P1
   AdviseWhenLive advise_when_live = AdviseWhenLive::Refuse;  // P2
-  bool postcopy_payload_must_be_empty = true;                // P3 (+ W7 for LISTEN/END)
+  bool postcopy_payload_must_be_empty = true;                // P3 (+ W7/X5 for LISTEN/END)
   bool advise_reply_echoes_payload = false;  // DPDK: ctx->msg.size not set (probe: size 8 echoed)
   AdviseFailure advise_failure = AdviseFailure::ReplyNoFd;  // P4
   bool listen_requires_uffd = true;                         // P5
@@ -101,8 +105,9 @@ struct Profile {
   // ---- DPDK 22.11 as measured by the DPDK peer (peers/dpdk/, docs/peers/dpdk.md) ----
   bool reply_flags_echo_request = false;  // W8; DPDK send_vhost_reply: request flags, version
                                           // and NEED_REPLY cleared (measured: #7, 0x11 -> 0x15)
-  bool checks_payload_size = true;        // W7; DPDK: only SET_LOG_BASE (and the INFLIGHT messages)
-                                          // check it (§2.3 "Size checks"; measured: #6, #8, #55)
+  bool checks_payload_size = true;        // W7/X5; DPDK: only vhost_user_set_log_base (and
+                                          // vhost_user_{get,set}_inflight_fd) check the size
+                                          // (measured: #6, #8, #55)
   bool partial_header_closes = false;     // W4; DPDK read_vhost_message: < 12 header bytes in one
                                           // read closes ("Unexpected header size read"; #5, #36)
   bool bad_vring_index_closes = false;    // DPDK vhost_user_check_and_alloc_queue_pair: a ring
@@ -113,21 +118,25 @@ struct Profile {
                                           // region that fails to map on are never closed (#63)
   bool vring_err_fd_closed = false;       // DPDK vhost_user_set_vring_err closes the fd at once
                                           // ("not implemented"; measured: corpus rings_misc.txt)
-  bool log_base_reply_empty = false;      // DPDK vhost_user_set_log_base: ctx->msg.size = 0, the
-                                      // reply is a bare header (measured: corpus rings_misc.txt)
-  bool log_base_fd_closed = false;   // DPDK vhost_user_set_log_base: close(fd) after the mmap
-                                     // (measured: corpus rings_misc.txt, held 0)
-  bool log_fd_closed = false;        // DPDK vhost_user_set_log_fd: close(fd), "not implemented"
-                                     // (measured: corpus rings_misc.txt, held 0)
-  bool handles_net_set_mtu = false;  // DPDK vhost_user_net_set_mtu: u64 68..65535 stored, else
-                                     // refused (measured: corpus rings_misc.txt, MTU 1500 -> 0)
-  bool leaked_fds_held = false;      // DPDK: a leaked fd stays in the process (resources count it;
-                                     // measured: #34, the peer's /proc/PID/fd)
-  bool vring_num_checked = false;    // DPDK vhost_user_set_vring_num: not a power of two or
-                                     // > 32768 refused (measured: #91)
+  bool log_base_reply_empty = false;      // X10 (u64 0); DPDK vhost_user_set_log_base:
+                                          // ctx->msg.size = 0, the reply is a bare header
+                                          // (measured: corpus rings_misc.txt)
+  bool log_base_fd_closed = false;        // X10 (fd held); DPDK vhost_user_set_log_base:
+                                          // close(fd) after the mmap (measured: corpus
+                                          // rings_misc.txt, held 0)
+  bool log_fd_closed = false;             // X10 (fd held); DPDK vhost_user_set_log_fd:
+                                          // close(fd), "not implemented" (measured: corpus
+                                          // rings_misc.txt, held 0)
+  bool handles_net_set_mtu = false;       // X4 (20 not handled); DPDK vhost_user_net_set_mtu:
+                                          // u64 68..65535 stored, else refused (measured:
+                                          // corpus rings_misc.txt, MTU 1500 -> 0)
+  bool leaked_fds_held = false;    // DPDK: a leaked fd stays in the process (resources count it;
+                                   // measured: #34, the peer's /proc/PID/fd)
+  bool vring_num_checked = false;  // DPDK vhost_user_set_vring_num: not a power of two or
+                                   // > 32768 refused (measured: #91)
   bool vring_addr_needs_mem_table = false;  // DPDK vhost_user_set_vring_addr: dev->mem == NULL
                                             // refused (measured: #72)
-  bool status_is_u8 = false;  // DPDK vhost_user_set_status: u64 > UINT8_MAX refused (#69)
+  bool status_is_u8 = false;  // X10 (any u64); DPDK vhost_user_set_status: > 0xff refused (#69)
   uint64_t max_region_span = uint64_t{1} << 40;  // X6 memory_size + mmap_offset; DPDK
                                                  // vhost_user_mmap_region checks overflow only
                                                  // (measured: #101, offset past the fd mapped)

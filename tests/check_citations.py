@@ -1,0 +1,334 @@
+#!/usr/bin/env python3
+"""Checks that the models' rule citations and the rule books agree, in both directions.
+
+Each directory under model/ states one contract, and that contract's rule book is a file in docs/
+(BOOKS below). The checker fails, printing one `path:line: message` per finding, when:
+  * a comment in model/ cites a rule id that its book does not define;
+  * a book defines a rule that no source in its model directory cites by itself (see ranges);
+  * a book defines the same id twice, or a source under model/ has no book;
+  * a model source or a docs/*-rules.md file names material that is not in the repository
+    (FORBIDDEN: the shared/ and seeds/ trees and the reference notes outside the repository).
+
+Citation syntax, in model/**/*.h and model/**/*.cc:
+  * Only `//` comments are read. Code, string literals, and /* */ comments are never read.
+  * A rule id is one or two upper-case ASCII letters followed by decimal digits, standing alone
+    as a word: `C3`, `A11`, `X12`. In `W2/X1` or `P6, R2` each id is a separate citation.
+  * A range `N1-N4` or `M1–M3` (both ends with the same letters; hyphen or en dash) needs every
+    id in it to be defined. It does not count as citing them, though: every rule needs at least
+    one citation of its own id, on the line that implements it.
+  * Escape: text between two backticks on one comment line is quoted text, never a citation.
+    Write `V3 06/11` for something that only looks like an id. An unpaired backtick in a
+    comment is an error, so an escape cannot silently swallow the rest of the line.
+  * NOT_RULE_IDS lists the project's own names that have the shape of an id (the Z3 solver);
+    they are never citations, and no book may define them.
+
+Sources are model/**/*.h, *.cc and *.def (X-macro tables). A source in no book's directory (a
+header shared by both models) may cite nothing.
+
+Rule definitions: a Markdown table row whose first cell is exactly an id (`| C3 | ... |`)
+defines that id in its book.
+
+Usage: check_citations.py [--root DIR] [--book MODEL_DIR=RULES_MD ...] [--self-test]
+"""
+from __future__ import annotations
+
+import argparse
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+
+BOOKS = {
+    "model/mshv": "docs/mshv-device-rules.md",
+    "model/vhost": "docs/vhost-backend-rules.md",
+}
+SOURCE_SUFFIXES = (".h", ".cc", ".def")
+NOT_RULE_IDS = {"Z3"}  # the SMT solver behind proofs/
+RULE_BOOK_GLOB = "docs/*-rules.md"
+
+ID_PATTERN = r"[A-Z]{1,2}\d+"
+NOT_WORD_BEFORE = r"(?<![A-Za-z0-9_])"
+NOT_WORD_AFTER = r"(?![A-Za-z0-9_])"
+SINGLE_ID = re.compile(NOT_WORD_BEFORE + r"(" + ID_PATTERN + r")" + NOT_WORD_AFTER)
+RANGE = re.compile(NOT_WORD_BEFORE + r"([A-Z]{1,2})(\d+)\s*[-\u2013]\s*([A-Z]{1,2})(\d+)" +
+                   NOT_WORD_AFTER)
+BACKTICK_SPAN = re.compile(r"`[^`]*`")
+TABLE_ROW_ID = re.compile(r"^\s*\|\s*(" + ID_PATTERN + r")\s*\|")
+FORBIDDEN = re.compile(r"\bshared/|\bseeds/|\b(?:mshv-device|vhost-user-postcopy|"
+                       r"fuzzing-and-proofs)\.md\b")
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Citation:
+    path: str
+    line: int
+    rule: str
+    in_range: bool  # named only as a member of a range
+
+
+# ---- reading C++ comments -----------------------------------------------------------------------
+
+
+def _skip_quoted(text: str, i: int, quote: str) -> int:
+    """Index just past the literal that starts at text[i] == quote."""
+    i += 1
+    while i < len(text) and text[i] != quote and text[i] != "\n":
+        i += 2 if text[i] == "\\" else 1
+    return i + 1
+
+
+def _skip_raw_string(text: str, i: int) -> int:
+    """text[i] is the `"` of R"delim( ... )delim"; index just past it."""
+    open_paren = text.find("(", i)
+    if open_paren < 0:
+        return len(text)
+    closing = ")" + text[i + 1:open_paren] + '"'
+    end = text.find(closing, open_paren)
+    return len(text) if end < 0 else end + len(closing)
+
+
+def line_comments(text: str):
+    """Yields (line number, text after `//`) for every `//` comment outside literals."""
+    i, line = 0, 1
+    while i < len(text):
+        c = text[i]
+        nxt = text[i + 1] if i + 1 < len(text) else ""
+        if c == "\n":
+            line += 1
+            i += 1
+        elif c == "/" and nxt == "/":
+            end = text.find("\n", i)
+            end = len(text) if end < 0 else end
+            yield line, text[i + 2:end]
+            i = end
+        elif c == "/" and nxt == "*":
+            end = text.find("*/", i + 2)
+            end = len(text) if end < 0 else end + 2
+            line += text.count("\n", i, end)
+            i = end
+        elif c == '"':
+            raw = re.search(r"(?:^|[^A-Za-z0-9_])(?:u8|u|U|L)?R$", text[max(0, i - 3):i])
+            end = _skip_raw_string(text, i) if raw else _skip_quoted(text, i, '"')
+            line += text.count("\n", i, end)
+            i = end
+        elif c == "'" and not (i > 0 and text[i - 1].isdigit()):  # 1'000 is a digit separator
+            i = _skip_quoted(text, i, "'")
+        else:
+            i += 1
+
+
+def citations_in(path: str, text: str, findings: list[Finding]) -> list[Citation]:
+    cited: list[Citation] = []
+    for line, comment in line_comments(text):
+        if comment.count("`") % 2:
+            findings.append(Finding(path, line, "unpaired backtick: close the `...` escape"))
+            continue
+        comment = BACKTICK_SPAN.sub(" ", comment)
+        for m in RANGE.finditer(comment):
+            first, lo, last, hi = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
+            if first != last:
+                continue  # two separate ids, read below
+            if lo >= hi:
+                findings.append(Finding(path, line, f"range {m.group(0)} is empty or reversed"))
+            cited += [Citation(path, line, f"{first}{n}", True) for n in range(lo, hi + 1)]
+            comment = comment[:m.start()] + " " * len(m.group(0)) + comment[m.end():]
+        cited += [Citation(path, line, m.group(1), False) for m in SINGLE_ID.finditer(comment)
+                  if m.group(1) not in NOT_RULE_IDS]
+    return cited
+
+
+# ---- reading rule books -------------------------------------------------------------------------
+
+
+def rules_defined(path: str, text: str, findings: list[Finding]) -> dict[str, int]:
+    """id -> line of its table row."""
+    defined: dict[str, int] = {}
+    for line, row in enumerate(text.splitlines(), start=1):
+        m = TABLE_ROW_ID.match(row)
+        if not m:
+            continue
+        rule = m.group(1)
+        if rule in NOT_RULE_IDS:
+            findings.append(Finding(path, line, f"{rule} is a name, not a rule id (NOT_RULE_IDS)"))
+        elif rule in defined:
+            findings.append(Finding(path, line, f"rule {rule} is defined twice (first on line "
+                                                f"{defined[rule]})"))
+        else:
+            defined[rule] = line
+    return defined
+
+
+# ---- the check ----------------------------------------------------------------------------------
+
+
+def _relative(root: pathlib.Path, p: pathlib.Path) -> str:
+    return p.relative_to(root).as_posix()
+
+
+def _book_of(source: str, books: dict[str, str]) -> str | None:
+    owners = [d for d in books if source.startswith(d.rstrip("/") + "/")]
+    return max(owners, key=len) if owners else None
+
+
+def _forbidden_mentions(path: str, text: str) -> list[Finding]:
+    return [
+        Finding(path, line, f"names material outside the repository ({m.group(0)}); cite a "
+            "public source or a file in the repository instead")
+        for line, row in enumerate(text.splitlines(), start=1)
+        for m in FORBIDDEN.finditer(row)
+    ]
+
+
+def check_book(root: pathlib.Path, model_dir: str, book: str, sources: list[str],
+               findings: list[Finding]) -> str:
+    """Checks one model directory against its rule book; returns a one-line summary."""
+    book_path = root / book
+    if not book_path.is_file():
+        findings.append(Finding(book, 0, f"rule book of {model_dir} does not exist"))
+        return f"{model_dir}: no rule book"
+    defined = rules_defined(book, book_path.read_text(encoding="utf-8"), findings)
+    cited: list[Citation] = []
+    for source in sources:
+        cited += citations_in(source, (root / source).read_text(encoding="utf-8"), findings)
+    for c in cited:
+        if c.rule not in defined:
+            how = "a range that includes" if c.in_range else "cites"
+            findings.append(Finding(c.path, c.line, f"{how} {c.rule}, which {book} does not "
+                                                    "define"))
+    cited_alone = {c.rule for c in cited if not c.in_range}
+    for rule, line in defined.items():
+        if rule not in cited_alone:
+            findings.append(Finding(book, line, f"rule {rule} is defined but no source in "
+                                                f"{model_dir}/ cites it"))
+    return (f"{model_dir} -> {book}: {len(defined)} rules, {len(cited)} citations in "
+            f"{len(sources)} files")
+
+
+def check(root: pathlib.Path, books: dict[str, str]) -> tuple[list[Finding], list[str]]:
+    findings: list[Finding] = []
+    sources = sorted(_relative(root, p) for p in (root / "model").rglob("*")
+                     if p.is_file() and p.suffix in SOURCE_SUFFIXES)
+    by_book: dict[str, list[str]] = {d: [] for d in books}
+    for source in sources:
+        owner = _book_of(source, books)
+        if owner is not None:
+            by_book[owner].append(source)
+            continue
+        text = (root / source).read_text(encoding="utf-8")
+        findings += [Finding(c.path, c.line, f"cites {c.rule}, but no rule book covers this "
+                                             "file (add its directory to BOOKS)")
+                     for c in citations_in(source, text, findings)]
+    summaries = [check_book(root, d, books[d], by_book[d], findings) for d in sorted(books)]
+    scanned = set(sources) | {_relative(root, p) for p in root.glob(RULE_BOOK_GLOB)}
+    for path in sorted(scanned):
+        findings += _forbidden_mentions(path, (root / path).read_text(encoding="utf-8"))
+    return sorted(set(findings)), summaries
+
+
+# ---- self-test: the checker must fire on a fixture with known faults ----------------------------
+
+FIXTURE_SOURCE = """\
+// A fixture model for the citation checker.
+int ok = 0;         // Q1: cited and defined
+int wrong = 0;      // Q9: cited but not defined
+const char* s = "// Q8 inside a string literal is code";
+int quoted = 0;     // `V1 06/13` is escaped, not a citation
+int spanned = 0;    // Q1-Q3: a range cites none of its members
+/* Q7 in a block comment is not read */
+int sep = 1'000;    // the digit separator does not open a char literal: Q1
+"""
+FIXTURE_BOOK = """\
+| ID | rule |
+|---|---|
+| Q1 | cited on its own |
+| Q2 | never cited |
+| Q3 | named only inside a range |
+Copied from shared/reference/notes.md.
+"""
+FIXTURE_EXPECTED = {
+    ("model/demo/demo.cc", 3, "cites Q9"),
+    ("docs/demo-rules.md", 4, "rule Q2 is defined but no source"),
+    ("docs/demo-rules.md", 5, "rule Q3 is defined but no source"),
+    ("docs/demo-rules.md", 6, "names material outside the repository (shared/)"),
+}
+
+
+def _write_fixture(root: pathlib.Path, source: str, book: str) -> dict[str, str]:
+    (root / "model/demo").mkdir(parents=True)
+    (root / "docs").mkdir()
+    (root / "model/demo/demo.cc").write_text(source, encoding="utf-8")
+    (root / "docs/demo-rules.md").write_text(book, encoding="utf-8")
+    return {"model/demo": "docs/demo-rules.md"}
+
+
+def _unexpected(findings: list[Finding]) -> list[str]:
+    problems = []
+    for path, line, text in sorted(FIXTURE_EXPECTED):
+        if not any(f.path == path and f.line == line and text in f.message for f in findings):
+            problems.append(f"missed: {path}:{line}: {text}")
+    for f in findings:
+        if not any(f.path == p and f.line == l and t in f.message for p, l, t in FIXTURE_EXPECTED):
+            problems.append(f"false alarm: {f}")
+    return problems
+
+
+def self_test() -> int:
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = pathlib.Path(tmp) / "broken"
+        books = _write_fixture(root, FIXTURE_SOURCE, FIXTURE_BOOK)
+        findings, _ = check(root, books)
+        problems += _unexpected(findings)
+        cli = subprocess.run([sys.executable, __file__, "--root", str(root), "--book",
+                              "model/demo=docs/demo-rules.md"], capture_output=True, text=True)
+        if cli.returncode != 1 or "cites Q9" not in cli.stderr:
+            problems.append(f"the command line exited {cli.returncode} on the broken fixture")
+        clean = pathlib.Path(tmp) / "clean"
+        books = _write_fixture(clean, "int x;  // Q1, Q2\n", "| Q1 | a |\n| Q2 | b |\n")
+        findings, _ = check(clean, books)
+        problems += [f"false alarm on the clean fixture: {f}" for f in findings]
+    for p in problems:
+        print(f"self-test: {p}", file=sys.stderr)
+    if not problems:
+        print(f"self-test: the checker reports exactly the {len(FIXTURE_EXPECTED)} planted "
+              "faults and passes the clean fixture")
+    return 1 if problems else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--root", type=pathlib.Path,
+                        default=pathlib.Path(__file__).resolve().parent.parent)
+    parser.add_argument("--book", action="append", metavar="MODEL_DIR=RULES_MD",
+                        help="map a model directory to its rule book (default: BOOKS)")
+    parser.add_argument("--self-test", action="store_true",
+                        help="prove the checker fires on a fixture with planted faults")
+    args = parser.parse_args()
+    if args.self_test:
+        return self_test()
+    books = dict(b.split("=", 1) for b in args.book) if args.book else BOOKS
+    findings, summaries = check(args.root.resolve(), books)
+    for f in findings:
+        print(f, file=sys.stderr)
+    if findings:
+        print(f"{len(findings)} citation problem(s)", file=sys.stderr)
+        return 1
+    for s in summaries:
+        print(s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
