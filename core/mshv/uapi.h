@@ -47,7 +47,7 @@ static_assert(sizeof(DeviceAttr) == 24);
 constexpr uint32_t kCreateDevice = iowr(kMshvIoctl, 0x08, sizeof(CreateDevice));  // 0xC00CB808
 constexpr uint32_t kSetDeviceAttr = iow(kMshvIoctl, 0x00, sizeof(DeviceAttr));    // 0x4018B800
 constexpr uint32_t kHasDeviceAttr = iow(kMshvIoctl, 0x01, sizeof(DeviceAttr));    // 0x4018B801
-// The device-fd numbering clash (reference/mshv-device.md §3.5): out-of-tree userspace
+// The device-fd numbering clash (docs/mshv-device-rules.md U1): out-of-tree userspace
 // (rust-vmm/mshv, CBL-Mariner's header) numbers the device fd SET 0x00, GET 0x01, HAS 0x02, so
 // its GET is the series' HAS and its HAS reaches the series' default case (ENOTTY).
 constexpr uint32_t kOutOfTreeGetDeviceAttr = iow(kMshvIoctl, 0x01, sizeof(DeviceAttr));

@@ -86,7 +86,7 @@ struct Reply {
   std::optional<uint64_t> u64() const;
 };
 
-// Where the back-end is in the postcopy handshake (reference §5 states ADV, LST, LST+MAP).
+// Where the back-end is in the postcopy handshake (docs/vhost-backend-rules.md P1-P7, X12).
 enum class Phase : uint8_t {
   None,         // no uffd, not listening (CONN/NEG/READY/END)
   Advised,      // uffd open, precopy (ADV)

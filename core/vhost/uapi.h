@@ -1,8 +1,9 @@
-// The vhost-user wire numbers, defined once. Source: QEMU docs/interop/vhost-user.rst (as quoted
-// in shared/reference/vhost-user-postcopy.md §1), the DPDK postcopy RFC (seeds/003_*: enum
-// VhostUserRequest, VHOST_USER_POSTCOPY_ADVISE = 28), and for the kernel-shared layouts
-// <linux/vhost_types.h> and <linux/userfaultfd.h>. tests/vhost/codec_test.cc checks every number
-// here against the seed patch and the system headers.
+// The vhost-user wire numbers, defined once. Source: QEMU docs/interop/vhost-user.rst ("Message
+// specification", "Front-end message types", "Protocol features"), the DPDK postcopy series
+// (lib/vhost/vhost_user.h enum VhostUserRequest, VHOST_USER_POSTCOPY_ADVISE = 28), and for the
+// kernel-shared layouts <linux/vhost_types.h> and <linux/userfaultfd.h>.
+// tests/vhost/codec_test.cc checks every number here against the series' patch and the system
+// headers.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -1,5 +1,5 @@
 // The MSHV VFIO bridge device on real fds. Each rule is one line citing the kernel function of
-// the series it mirrors (reference/mshv-device.md §1.4 mshv_root_main.c, §1.5 mshv_vfio.c).
+// the series it mirrors (mshv_root_main.c, mshv_vfio.c) and the rule of docs/mshv-device-rules.md.
 //
 // Lock order, outermost first: Partition::pt_mutex, Device::lock, g_registry_mutex. Objects are
 // shared_ptr-owned so that a lookup keeps the memory valid while the caller uses it, as the
@@ -302,14 +302,14 @@ void partition_fop_release(Partition& p) {
 // cannot be installed. Caller holds pt_mutex.
 int link_and_install(const std::shared_ptr<Partition>& p, const std::shared_ptr<Device>& d) {
   d->partition = p;
-  link_device(*p, *d);  // step 7: hlist_add_head
-  partition_get(*p);    // step 8: mshv_partition_get
+  link_device(*p, *d);  // C8: hlist_add_head
+  partition_get(*p);    // C9: mshv_partition_get
   int err = fault(LOCKSTEP_MSHV_SITE_FD_ALLOC) ? EMFILE : new_file("mshv-vfio", d->fd, d->id);
   if (!err) {
     err = enroll(d->id, Entry{Kind::Device, nullptr, d});
     if (err) ::close(d->fd);
   }
-  if (err) {  // step 9: anon_inode_getfd failed: hlist_del, device_release, put
+  if (err) {  // C10: anon_inode_getfd failed: hlist_del, device_release, put
     unlink_and_release(*p, *d);
     partition_put(*p);
   }
@@ -327,22 +327,22 @@ void roll_back_installed(Partition& p, const std::shared_ptr<Device>& d) {
 // mshv_partition_ioctl_create_device; the caller holds pt_mutex.
 int create_device(const std::shared_ptr<Partition>& p, void* uarg) {
   uapi::CreateDevice args;
-  if (!copy_from_user(&args, uarg, sizeof args)) return EFAULT;  // step 1: copy_from_user
+  if (!copy_from_user(&args, uarg, sizeof args)) return EFAULT;  // C1: copy_from_user
   if (strict() && (args.flags & ~uapi::kCreateDeviceTest))
     return EINVAL;  // mshv-strict: unknown flag bits (Sashiko review of V3 06/11)
-  if (args.type != uapi::kDevTypeVfio) return ENODEV;  // step 2: type != MSHV_DEV_TYPE_VFIO
-  if (args.flags & uapi::kCreateDeviceTest) return 0;  // step 3: TEST: nothing made or copied
-  if (fault(LOCKSTEP_MSHV_SITE_ALLOC)) return ENOMEM;  // step 4: kzalloc
+  if (args.type != uapi::kDevTypeVfio) return ENODEV;  // C3: type != MSHV_DEV_TYPE_VFIO
+  if (args.flags & uapi::kCreateDeviceTest) return 0;  // C4: TEST: nothing made or copied
+  if (fault(LOCKSTEP_MSHV_SITE_ALLOC)) return ENOMEM;  // C6: kzalloc
   auto device = std::make_shared<Device>();
-  if (!p->devices.empty()) return EBUSY;  // step 6: mshv_vfio_create_device finds one listed
+  if (!p->devices.empty()) return EBUSY;  // C7: mshv_vfio_create_device finds one listed
   if (int err = link_and_install(p, device)) return err;  // steps 7-9
-  const uint32_t fd = static_cast<uint32_t>(device->fd);  // step 10: devargk.fd = rc
+  const uint32_t fd = static_cast<uint32_t>(device->fd);  // C12: devargk.fd = rc
   if (!copy_to_user(static_cast<char*>(uarg) + offsetof(uapi::CreateDevice, fd), &fd, sizeof fd)) {
     if (strict()) roll_back_installed(*p, device);  // mshv-strict: no fd left behind
     return EFAULT;  // mshv-v1: the fd stays installed, "cleanup in mshv_device_fop_release"
   }
   device->fd_learned = true;
-  return 0;  // step 12
+  return 0;  // C12
 }
 
 // mshv_partition_ioctl: the whole switch runs under pt_mutex.

@@ -1,7 +1,7 @@
 /* The MSHV VFIO bridge device as a userspace "kernel" with an ioctl-shaped C ABI.
  *
  * It implements the device of "PCI passthru on Hyper-V (Part I)" (V1 06/13 mshv_vfio.c and
- * V1 07/13 mshv_root_main.c; reference/mshv-device.md §1.4-1.5) on real resources:
+ * V1 07/13 mshv_root_main.c; contract: docs/mshv-device-rules.md) on real resources:
  *   - every partition, device and VFIO file is a real fd (a memfd with MFD_CLOEXEC; its name
  *     shows in /proc/self/fd, e.g. "/memfd:mshv-vfio (deleted)");
  *   - an object is found from an fd by the identity of the file behind it (st_dev, st_ino),

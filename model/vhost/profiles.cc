@@ -15,7 +15,7 @@ Profile spec() {
 Profile dpdk_22_11() {
   Profile p = spec();
   p.name = "dpdk-22.11";
-  p.summary = "DPDK 22.11 lib/vhost (reference §2, probe report on this machine)";
+  p.summary = "DPDK 22.11 lib/vhost/vhost_user.c (docs/notes/dpdk-probe-this-machine.md, docs/peers/dpdk.md)";
   p.features = uapi::kDpdkFeatures;                   // probe: GET_FEATURES 0xd7c66ffcb
   p.protocol_features = uapi::kDpdkProtocolFeatures;  // probe: 0x10dbf
   p.queue_num = uapi::kDpdkQueueNum;                  // probe: GET_QUEUE_NUM 0x80
@@ -59,7 +59,7 @@ Profile dpdk_22_11() {
 Profile rfc_2018() {
   Profile p = dpdk_22_11();
   p.name = "rfc-2018";
-  p.summary = "the seed's ADVISE handler (result ignored, reply always sent) on DPDK of 2018";
+  p.summary = "the 2018 DPDK postcopy RFC's ADVISE handler (result ignored, reply always sent)";
   p.advise_failure =
       AdviseFailure::ReplyNoFd;  // RFC vhost_user_msg_handler: result ignored, send_vhost_reply()
   p.unused_fds_leak = true;      // no validate_msg_fds before 09c2856301 (2022); CVE-2019-14818
@@ -89,7 +89,7 @@ Profile rfc_2018() {
 Profile libvhost_user() {
   Profile p = spec();
   p.name = "libvhost-user";
-  p.summary = "QEMU libvhost-user.c @05a58ce4 (reference §3.1)";
+  p.summary = "QEMU subprojects/libvhost-user/libvhost-user.c @05a58ce4";
   p.check_header_flags = false;              // vu_message_read_default: no length/version check
   p.max_payload = 268;                       // sizeof(vmsg->payload) (VhostUserConfig), panics
   p.ctrunc_closes = false;                   // not stated; assumed like DPDK (MSG_CTRUNC unchecked)
@@ -116,7 +116,7 @@ Profile libvhost_user() {
 Profile rust_vmm() {
   Profile p = spec();
   p.name = "rust-vmm";
-  p.summary = "rust-vmm/vhost + vhost-user-backend @4e217d99, feature postcopy (reference §4)";
+  p.summary = "rust-vmm/vhost + vhost-user-backend @4e217d99, feature postcopy";
   p.refusal = Refusal::Shutdown;                   // lib.rs: any Err ends VhostUserDaemon's loop
   p.need_reply_requires_reply_ack = true;          // send_ack_message: reply_ack && need_reply
   p.set_protocol_features_checks_offered = false;  // set_protocol_features stores any value
