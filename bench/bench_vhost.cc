@@ -20,7 +20,6 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
-#include <random>
 #include <vector>
 
 #include "bench/ratio_main.h"
@@ -36,16 +35,8 @@ namespace {
 using namespace lockstep::vhost;
 
 const std::vector<Trace>& traces() {
-  static const std::vector<Trace> all = [] {
-    std::mt19937_64 rng(2026);
-    std::vector<Trace> out;
-    for (int i = 0; i < 4096; ++i) {
-      std::vector<uint8_t> bytes(1 + rng() % 400);
-      for (auto& b : bytes) b = static_cast<uint8_t>(rng());
-      out.push_back(decode_input(bytes, 32));
-    }
-    return out;
-  }();
+  static const std::vector<Trace> all = lockstep::bench::random_traces(
+      [](std::span<const uint8_t> bytes, size_t max_ops) { return decode_input(bytes, max_ops); });
   return all;
 }
 

@@ -3,12 +3,29 @@
 #pragma once
 #include <benchmark/benchmark.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <map>
+#include <random>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace lockstep::bench {
+
+// Both benches' inputs: 4096 traces of at most 32 ops decoded from seeded random bytes, the
+// kind of input a fuzzer starts from. decode: (bytes, max_ops) -> Trace.
+template <class Decode>
+auto random_traces(Decode decode) {
+  std::mt19937_64 rng(2026);
+  std::vector<decltype(decode(std::span<const uint8_t>{}, 0))> out;
+  for (int i = 0; i < 4096; ++i) {
+    std::vector<uint8_t> bytes(1 + rng() % 400);
+    for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+    out.push_back(decode(bytes, 32));
+  }
+  return out;
+}
 
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
