@@ -18,10 +18,18 @@ void append(std::vector<uint8_t>& out, const T& value) {
 }
 
 // A normalised back-end address reads "mapped" (or "mapped+0x10" when the offset was unaligned).
+// Other relation classes read "misaligned" and "overlapping" likewise.
 std::string mapped_text(uint64_t addr) {
-  if (addr == uapi::kNormalisedAddr) return "mapped";
-  if (addr > uapi::kNormalisedAddr && addr < uapi::kNormalisedAddr + uapi::kPageSize)
-    return "mapped+" + format_uint(addr - uapi::kNormalisedAddr, true);
+  const uint64_t low = addr & (uapi::kPageSize - 1);
+  const std::string suffix = low ? "+" + format_uint(low, true) : "";
+  switch (addr - low) {
+    case uapi::kNormalisedAddr:
+      return "mapped" + suffix;
+    case uapi::kMisalignedAddr:
+      return "misaligned" + suffix;
+    case uapi::kOverlappingAddr:
+      return "overlapping" + suffix;
+  }
   return format_uint(addr, true);
 }
 
@@ -36,15 +44,43 @@ std::optional<uint64_t> Reply::u64() const {
   return load<uint64_t>(payload, 0);
 }
 
+namespace {
+
+// X7: the mapping a replied region claims, [base, end), base = userspace_addr - mmap_offset.
+struct Mapping {
+  uint64_t base, end;
+  bool overlaps(const Mapping& o) const { return base < o.end && o.base < end; }
+};
+
+Mapping mapping_of(const uapi::MemoryRegion& r) {
+  const uint64_t base = r.userspace_addr - r.mmap_offset;
+  const uint64_t span = r.mmap_offset + r.memory_size;
+  const bool wraps = span < r.mmap_offset || base + span < base;
+  return {base, wraps ? UINT64_MAX : base + span};
+}
+
+// The relation class of region i's address among the regions of one reply.
+uint64_t relation_of(const std::vector<uapi::MemoryRegion>& table, size_t i) {
+  const Mapping m = mapping_of(table[i]);
+  if (m.base & (uapi::kPageSize - 1)) return uapi::kMisalignedAddr;
+  for (size_t j = 0; j < table.size(); ++j)
+    if (j != i && table[j].userspace_addr != 0 && m.overlaps(mapping_of(table[j])))
+      return uapi::kOverlappingAddr;
+  return uapi::kNormalisedAddr;
+}
+
+}  // namespace
+
 void normalise(Reply& reply) {
-  if (!is_mem_table_request(reply.request) || !parse_mem_table(reply.payload)) return;
-  const size_t n = (reply.payload.size() - sizeof(uapi::MemoryHeader)) / sizeof(uapi::MemoryRegion);
-  for (size_t i = 0; i < n; ++i) {  // in place: the header's padding and other fields stay
-    const size_t at = uapi::mem_table_size(i) + offsetof(uapi::MemoryRegion, userspace_addr);
-    uint64_t addr = load<uint64_t>(reply.payload, at);
+  if (!is_mem_table_request(reply.request)) return;
+  const auto table = parse_mem_table(reply.payload);
+  if (!table) return;
+  for (size_t i = 0; i < table->size(); ++i) {  // in place: the other fields stay
+    const uint64_t addr = (*table)[i].userspace_addr;
     if (addr == 0) continue;  // kept: a zero base is a divergence
-    addr = uapi::kNormalisedAddr + (addr & (uapi::kPageSize - 1));  // X7: keep the low 12 bits
-    std::memcpy(reply.payload.data() + at, &addr, sizeof addr);
+    const uint64_t normalised = relation_of(*table, i) + (addr & (uapi::kPageSize - 1));
+    const size_t at = uapi::mem_table_size(i) + offsetof(uapi::MemoryRegion, userspace_addr);
+    std::memcpy(reply.payload.data() + at, &normalised, sizeof normalised);
   }
 }
 

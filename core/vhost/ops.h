@@ -116,8 +116,10 @@ struct Outcome {
 
 // Targets call this on every reply they read: a reply to SET_MEM_TABLE (or ADD_MEM_REG) whose
 // size is a memory table (8 + 32n, n = nregions, n <= 8) gets each non-zero userspace_addr
-// replaced by uapi::kNormalisedAddr + its low 12 bits (rule X7: base + mmap_offset, so those
-// bits are the offset's); a zero address is kept (and so diverges). Edited in place.
+// replaced by its relations (rule X7: address = mapping base + mmap_offset, the base a page
+// boundary, each region's mapping [base, base + mmap_offset + memory_size) disjoint from the
+// others'): uapi::kNormalisedAddr when they hold, kMisalignedAddr or kOverlappingAddr when
+// not, plus the address's low 12 bits. A zero address is kept (and so diverges). Edited in place.
 void normalise(Reply& reply);
 
 // The protocol traits run() needs (see core/run.h and core/report.h).

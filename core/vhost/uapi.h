@@ -227,7 +227,11 @@ constexpr uint32_t kUffdioApiNr = 0x3F;             // _UFFDIO_API
 constexpr uint32_t kUffdioRegisterNr = 0x00;        // _UFFDIO_REGISTER
 
 // What a target writes over the page part of each non-zero userspace_addr of a postcopy
-// SET_MEM_TABLE reply (core/vhost/ops.h normalise()): the model cannot predict mmap bases.
-constexpr uint64_t kNormalisedAddr = 0x1000;
+// SET_MEM_TABLE reply (core/vhost/ops.h normalise()): the model cannot predict mmap bases, only
+// their relations (X7). An address that breaks them is written as one of the values after it,
+// which the model never gives, so the comparison diverges on reply.payload.
+constexpr uint64_t kNormalisedAddr = 0x1000;   // base page-aligned, mappings disjoint
+constexpr uint64_t kMisalignedAddr = 0x2000;   // address - mmap_offset is not a page boundary
+constexpr uint64_t kOverlappingAddr = 0x3000;  // its mapping overlaps another region's
 
 }  // namespace lockstep::vhost::uapi

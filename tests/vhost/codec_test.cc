@@ -277,10 +277,11 @@ TEST(VhostOutcome, FirstDifferenceNamesStableFields) {
   EXPECT_EQ(Protocol::header("spec"), "# lockstep vhost  profile=spec");
 }
 
-TEST(VhostOutcome, NormaliseKeepsOnlyTheOffsetBits) {
+TEST(VhostOutcome, NormaliseKeepsTheRelationsAndTheOffsetBits) {
   auto table = regions(2);
-  table[0].userspace_addr = 0x7f12345000;
-  table[1].userspace_addr = 0x7f12346010;
+  table[1].mmap_offset = 0x10;
+  table[0].userspace_addr = 0x7f1234500000;
+  table[1].userspace_addr = 0x7f1234600010;  // base 0x7f1234600000, past region 0's mapping
   Reply r{uapi::kSetMemTable, uapi::kReplyFlags, 72, mem_table_payload(table), {}};
   normalise(r);
   table[0].userspace_addr = uapi::kNormalisedAddr;
@@ -288,11 +289,39 @@ TEST(VhostOutcome, NormaliseKeepsOnlyTheOffsetBits) {
   EXPECT_EQ(r.payload, mem_table_payload(table));
   EXPECT_EQ(to_string(r),
             "SET_MEM_TABLE size=72 regions=0x0:0x100000:mapped:0x0/"
-            "0x100000:0x100000:mapped+0x10:0x0");
+            "0x100000:0x100000:mapped+0x10:0x10");
   Reply other{uapi::kGetFeatures, uapi::kReplyFlags, 8, u64_payload(0x7f12345000), {}};
   Reply copy = other;
   normalise(other);
   EXPECT_EQ(other, copy);
+}
+
+// The negative side: addresses that break X7 must not normalise to what the model gives.
+TEST(VhostOutcome, NormaliseExposesAddressesThatBreakTheRelations) {
+  auto normalised = [](std::vector<uapi::MemoryRegion> table) {
+    Reply r{uapi::kSetMemTable, uapi::kReplyFlags, 0, mem_table_payload(table), {}};
+    normalise(r);
+    return *parse_mem_table(r.payload);
+  };
+  auto table = regions(2);
+  table[0].userspace_addr = 0x7f1234500100;  // the offset is 0: not base + offset
+  table[1].userspace_addr = 0x7f1234700000;
+  auto out = normalised(table);
+  EXPECT_EQ(out[0].userspace_addr, uapi::kMisalignedAddr + 0x100);
+  EXPECT_EQ(out[1].userspace_addr, uapi::kNormalisedAddr);
+  table[1].userspace_addr = 0x7f1234580000;  // inside region 0's mapping
+  table[0].userspace_addr = 0x7f1234500000;
+  out = normalised(table);
+  EXPECT_EQ(out[0].userspace_addr, uapi::kOverlappingAddr);
+  EXPECT_EQ(out[1].userspace_addr, uapi::kOverlappingAddr);
+  table[1].userspace_addr = table[0].userspace_addr;  // one mapping for both regions
+  out = normalised(table);
+  EXPECT_EQ(out[0].userspace_addr, uapi::kOverlappingAddr);
+  Reply r{uapi::kSetMemTable, uapi::kReplyFlags, 72, mem_table_payload(table), {}};
+  normalise(r);
+  EXPECT_NE(to_string(r).find("overlapping"), std::string::npos) << to_string(r);
+  table[0].userspace_addr = 0;  // kept: zero is a divergence of its own
+  EXPECT_EQ(normalised(table)[0].userspace_addr, 0u);
 }
 
 TEST(VhostOutcome, Texts) {
