@@ -81,7 +81,7 @@ def fd_count(pid):
 
 
 def start_backend(binary, sock, log):
-    proc = subprocess.Popen([binary, "--socket", sock, "--log", log], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([binary, "--socket-path", sock, "--log", log, "--log-level", "debug"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True, text=True)
     line = proc.stdout.readline()
     if "ready" not in line:
