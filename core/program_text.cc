@@ -39,6 +39,11 @@ std::vector<std::string_view> split_args(std::string_view s) {
   return out;
 }
 
+// 1-based column of `part` (a view into `line`) in `line`.
+int column_of(std::string_view line, std::string_view part) {
+  return static_cast<int>(part.data() - line.data()) + 1;
+}
+
 }  // namespace
 
 std::string format_call(const Call& call) {
@@ -68,6 +73,7 @@ std::string format_program(const ProgramText& program) {
 
 Call parse_call(std::string_view text, int line_number) {
   Call call;
+  const std::string_view line = text;
   text = trim(text);
   if (auto eq = text.find('='); eq != std::string_view::npos && eq < text.find('(')) {
     call.result = std::string(trim(text.substr(0, eq)));
@@ -78,18 +84,24 @@ Call parse_call(std::string_view text, int line_number) {
   auto open = text.find('(');
   if (open == std::string_view::npos || text.back() != ')')
     throw ParseError(line_number, "expected name(args...), got '" + std::string(text) + "'");
-  call.name = std::string(trim(text.substr(0, open)));
-  if (!is_name(call.name)) throw ParseError(line_number, "bad call name '" + call.name + "'");
+  const std::string_view name = trim(text.substr(0, open));
+  call.name = std::string(name);
+  call.column = column_of(line, name);
+  if (!is_name(call.name))
+    throw ParseError(line_number, call.column, "bad call name '" + call.name + "'");
   for (auto piece : split_args(text.substr(open + 1, text.size() - open - 2))) {
     Arg arg;
+    arg.column = piece.empty() ? column_of(line, text.substr(open)) : column_of(line, piece);
     if (auto eq = piece.find('='); eq != std::string_view::npos) {
       arg.key = std::string(trim(piece.substr(0, eq)));
       arg.value = std::string(trim(piece.substr(eq + 1)));
-      if (!is_name(arg.key)) throw ParseError(line_number, "bad argument name '" + arg.key + "'");
+      if (!is_name(arg.key))
+        throw ParseError(line_number, arg.column, "bad argument name '" + arg.key + "'");
     } else {
       arg.value = std::string(piece);
     }
-    if (arg.value.empty()) throw ParseError(line_number, "empty argument in " + call.name);
+    if (arg.value.empty())
+      throw ParseError(line_number, arg.column, "empty argument in " + call.name);
     call.args.push_back(std::move(arg));
   }
   return call;
@@ -99,6 +111,7 @@ ProgramText parse_program(std::string_view text) {
   ProgramText program;
   int line_number = 0;
   bool header_seen = false;
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // a UTF-8 byte order mark
   while (!text.empty()) {
     auto nl = text.find('\n');
     std::string_view raw = trim(text.substr(0, nl));
@@ -109,9 +122,12 @@ ProgramText parse_program(std::string_view text) {
       constexpr std::string_view kHeader = "# lockstep ";
       if (!header_seen && raw.substr(0, kHeader.size()) == kHeader) {
         header_seen = true;
+        program.header_line = line_number;
         std::string_view rest = trim(raw.substr(kHeader.size()));
         auto space = rest.find(' ');
         program.protocol = std::string(rest.substr(0, space));
+        if (program.protocol.empty())
+          throw ParseError(line_number, "the header names no protocol (mshv, vhost)");
         if (auto p = rest.find("profile="); p != std::string_view::npos)
           program.profile = std::string(trim(rest.substr(p + 8)));
       }
@@ -119,6 +135,7 @@ ProgramText parse_program(std::string_view text) {
     }
     if (!header_seen) throw ParseError(line_number, "missing '# lockstep <protocol>' header");
     ProgramLine line;
+    line.line_number = line_number;
     auto hash = raw.find('#');
     line.call = parse_call(raw.substr(0, hash), line_number);
     if (hash != std::string_view::npos) line.note = std::string(trim(raw.substr(hash + 1)));
@@ -167,6 +184,61 @@ int64_t parse_int(std::string_view text, int line_number) {
   if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size())
     throw ParseError(line_number, "not a number: '" + std::string(text) + "'");
   return negative ? -static_cast<int64_t>(value) : static_cast<int64_t>(value);
+}
+
+uint64_t parse_uint(const Arg& arg, uint64_t max, int line_number) {
+  const std::string name = arg.key.empty() ? "'" + arg.value + "'" : arg.key + "=" + arg.value;
+  const std::string range = " (0.." + format_uint(max, max > 0xffff) + ")";
+  if (arg.value.starts_with('-'))
+    throw ParseError(line_number, arg.column, name + ": a negative value" + range);
+  int64_t v = 0;
+  try {
+    v = parse_int(arg.value, line_number);
+  } catch (const ParseError&) {
+    throw ParseError(line_number, arg.column, name + ": not a number" + range);
+  }
+  if (static_cast<uint64_t>(v) > max)
+    throw ParseError(line_number, arg.column, name + ": out of range" + range);
+  return static_cast<uint64_t>(v);
+}
+
+const Arg& ArgReader::positional(std::string_view what) {
+  for (size_t i = 0, seen = 0; i < call_.args.size(); ++i)
+    if (call_.args[i].key.empty() && seen++ == next_positional_) {
+      ++next_positional_;
+      used_[i] = true;
+      return call_.args[i];
+    }
+  fail(call_.name + ": missing argument " + std::to_string(next_positional_ + 1) + " (" +
+       std::string(what) + ")");
+}
+
+const Arg* ArgReader::keyed(std::string_view key) {
+  for (size_t i = 0; i < call_.args.size(); ++i)
+    if (call_.args[i].key == key) {
+      used_[i] = true;
+      return &call_.args[i];
+    }
+  return nullptr;
+}
+
+void ArgReader::finish(std::string_view known) {
+  for (size_t i = 0; i < call_.args.size(); ++i) {
+    if (used_[i]) continue;
+    const Arg& a = call_.args[i];
+    if (a.key.empty()) fail(a, call_.name + ": too many arguments ('" + a.value + "')");
+    if (find_arg(call_, a.key) != &a) fail(a, call_.name + ": repeated argument '" + a.key + "'");
+    fail(a, call_.name + ": unknown argument '" + a.key + "'" +
+                (known.empty() ? " (it takes none)" : " (known: " + std::string(known) + ")"));
+  }
+}
+
+void ArgReader::fail(const Arg& at, const std::string& what) const {
+  throw ParseError(line_, at.column, what);
+}
+
+void ArgReader::fail(const std::string& what) const {
+  throw ParseError(line_, call_.column, what);
 }
 
 }  // namespace lockstep

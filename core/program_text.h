@@ -11,6 +11,7 @@
 // syntax, so the two protocols print and parse identically.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -22,36 +23,62 @@ namespace lockstep {
 struct Arg {
   std::string key;  // empty for a positional argument
   std::string value;
-  bool operator==(const Arg&) const = default;
+  int column = 0;  // 1-based column of the argument in its line (0: not from a file)
+  bool operator==(const Arg& o) const { return key == o.key && value == o.value; }
 };
 
 struct Call {
   std::string result;  // "d0" in "d0 = create_device(...)"; empty if none
   std::string name;
   std::vector<Arg> args;
-  bool operator==(const Call&) const = default;
+  int column = 0;  // 1-based column of the call name (0: not from a file)
+  bool operator==(const Call& o) const {
+    return result == o.result && name == o.name && args == o.args;
+  }
 };
 
 struct ProgramLine {
   Call call;
-  std::string note;  // text after '#', trimmed; empty if none
+  std::string note;     // text after '#', trimmed; empty if none
+  int line_number = 0;  // 1-based line in the file
 };
 
 struct ProgramText {
   std::string protocol;  // "mshv", "vhost"
   std::string profile;
   std::vector<ProgramLine> lines;
+  int header_line = 0;  // the line of "# lockstep <protocol>"
 };
 
+// "LINE:COL: what is wrong" (the CLI prefixes the file name); "LINE: ..." without a column.
 class ParseError : public std::runtime_error {
  public:
-  ParseError(int line, const std::string& what)
-      : std::runtime_error("line " + std::to_string(line) + ": " + what), line_(line) {}
+  ParseError(int line, const std::string& what) : ParseError(line, 0, what) {}
+  ParseError(int line, int column, const std::string& what)
+      : std::runtime_error(std::to_string(line) + (column ? ":" + std::to_string(column) : "") +
+                           ": " + what),
+        line_(line),
+        column_(column),
+        message_(what) {}
   int line() const { return line_; }
+  int column() const { return column_; }
+  const std::string& message() const { return message_; }  // without the position
 
  private:
-  int line_;
+  int line_, column_;
+  std::string message_;
 };
+
+// Runs f(), which reads argument `arg`; an error it raises without a column gets the argument's.
+template <class F>
+auto at_argument(const Arg& arg, F&& f) {
+  try {
+    return f();
+  } catch (const ParseError& e) {
+    if (e.column()) throw;
+    throw ParseError(e.line(), arg.column, e.message());
+  }
+}
 
 std::string format_call(const Call& call);
 // One line: the call, then the note aligned at a fixed column.
@@ -71,5 +98,36 @@ const Arg* find_arg(const Call& call, std::string_view key);
 std::string format_uint(uint64_t v, bool hex);
 // Accepts decimal, 0x-hex and negative decimal; throws ParseError on anything else.
 int64_t parse_int(std::string_view text, int line_number);
+// A number argument of a field that holds 0..max (decimal or 0x-hex): a negative or larger
+// value is an error at the argument's position, naming the field and its range.
+uint64_t parse_uint(const Arg& arg, uint64_t max, int line_number);
+
+// Reads a call's arguments and, at the end, refuses any it did not read (unknown keys, extra
+// positionals) at their position. Protocols map their calls through it.
+class ArgReader {
+ public:
+  ArgReader(const Call& call, int line) : call_(call), line_(line), used_(call.args.size()) {}
+  const Call& call() const { return call_; }
+  int line() const { return line_; }
+  // The next positional argument; an error naming `what` when there is none.
+  const Arg& positional(std::string_view what);
+  // The argument `key`, marked read; nullptr if absent.
+  const Arg* keyed(std::string_view key);
+  template <class T>
+  T number(std::string_view key, T fallback) {
+    const Arg* arg = keyed(key);
+    return arg ? static_cast<T>(parse_uint(*arg, std::numeric_limits<T>::max(), line_)) : fallback;
+  }
+  // Throws at the first argument not read, listing `known` (the call's keys).
+  void finish(std::string_view known);
+  [[noreturn]] void fail(const Arg& at, const std::string& what) const;
+  [[noreturn]] void fail(const std::string& what) const;  // at the call's name
+
+ private:
+  const Call& call_;
+  int line_;
+  std::vector<bool> used_;
+  size_t next_positional_ = 0;
+};
 
 }  // namespace lockstep

@@ -194,109 +194,103 @@ void attr_args(Call& call, const AttrArgs& a) {
   if (a.arg != Mem::Ok) call.args.push_back({"arg", kMemNames[static_cast<int>(a.arg)]});
 }
 
-struct CallReader {
-  const Call& call;
-  int line;
+struct CallReader : ArgReader {
   const HandleCounts& counts;
-  size_t positional = 0;
+  CallReader(const Call& call, int line, const HandleCounts& counts)
+      : ArgReader(call, line), counts(counts) {}
 
-  const std::string& next_positional() {
-    for (size_t seen = 0; const auto& arg : call.args)
-      if (arg.key.empty() && seen++ == positional) {
-        ++positional;
-        return arg.value;
-      }
-    throw ParseError(line, call.name + ": missing argument " + std::to_string(positional + 1));
-  }
-  Handle handle(const std::string& text) const {
-    if (text.size() < 2) throw ParseError(line, "bad handle '" + text + "'");
-    Handle h{text[0], static_cast<uint8_t>(parse_int(text.substr(1), line))};
+  Handle handle(const Arg& arg) const {
+    const std::string& text = arg.value;
     bool known_kind = false;
-    for (char k : kKindByBits) known_kind |= k == h.kind;
-    if (!known_kind) throw ParseError(line, "unknown handle kind in '" + text + "'");
+    for (char k : kKindByBits) known_kind |= !text.empty() && k == text[0];
+    if (text.size() < 2 || !known_kind)
+      fail(arg, "bad handle '" + text + "' (p<n>, d<n>, f<n> or n<n>)");
+    const Arg index{"", text.substr(1), arg.column + 1};
+    Handle h{text[0], static_cast<uint8_t>(parse_uint(index, 63, line()))};
     if (h.index > counts.of(h.kind))
-      throw ParseError(line, "handle " + text + " is used before the op that creates it");
+      fail(arg, "handle " + text + " is used before the op that creates it");
     return h;
   }
-  template <class T>
-  T number(std::string_view key, T fallback) const {
-    const Arg* arg = find_arg(call, key);
-    return arg ? static_cast<T>(parse_int(arg->value, line)) : fallback;
-  }
-  Mem mem() const {
-    const Arg* arg = find_arg(call, "arg");
+  Mem mem() {
+    const Arg* arg = keyed("arg");
     if (!arg) return Mem::Ok;
     for (int i = 0; i < 3; ++i)
       if (arg->value == kMemNames[i]) return static_cast<Mem>(i);
-    throw ParseError(line, "arg= must be ok, ro or bad");
-  }
-  void expect_arity(size_t n) const {
-    if (call.args.size() > n) throw ParseError(line, call.name + ": too many arguments");
+    fail(*arg, "arg= must be ok, ro or bad");
   }
 };
 
 template <class A>
 A parse_attr(CallReader& r) {
   A a;
-  a.dev = r.handle(r.next_positional());
+  a.dev = r.handle(r.positional("the device handle"));
   a.flags = r.number<uint32_t>("flags", 0);
   a.group = r.number<uint32_t>("group", 1);
   a.attr = r.number<uint64_t>("attr", 1);
-  if (const Arg* fd = find_arg(r.call, "fd")) {
-    if (!fd->value.empty() &&
-        (fd->value[0] == '-' || std::isdigit(static_cast<unsigned char>(fd->value[0])))) {
-      a.fd = FdArg{FdArg::Kind::Raw, {}, static_cast<int32_t>(parse_int(fd->value, r.line))};
-      if (a.fd.raw >= 0)
-        throw ParseError(r.line, "a raw fd= must be negative; name open files by handle");
+  const Arg* fd = r.keyed("fd");
+  const Arg* addr = r.keyed("addr");
+  if (fd && addr) r.fail(*addr, "fd= and addr= exclude each other");
+  if (fd) {
+    if (fd->value[0] == '-' || std::isdigit(static_cast<unsigned char>(fd->value[0]))) {
+      a.fd = FdArg{FdArg::Kind::Raw, {}, static_cast<int32_t>(parse_int(fd->value, r.line()))};
+      if (a.fd.raw >= 0) r.fail(*fd, "a raw fd= must be negative; name open files by handle");
     } else {
-      a.fd = FdArg{FdArg::Kind::Handle, r.handle(fd->value), -1};
+      a.fd = FdArg{FdArg::Kind::Handle, r.handle(*fd), -1};
     }
-  } else if (const Arg* addr = find_arg(r.call, "addr"); addr && addr->value == "bad") {
+  } else if (addr) {
+    if (addr->value != "bad") r.fail(*addr, "addr= can only be bad");
     a.fd = FdArg{FdArg::Kind::Unmapped, {}, -1};
   }
   a.arg = r.mem();
+  r.finish("flags, group, attr, fd, addr, arg");
   return a;
+}
+
+Op parse_call_op(CallReader& r) {
+  const std::string& name = r.call().name;
+  if (name == "open_partition") return OpenPartition{};
+  if (name == "open_vfio_file") return OpenFile{true};
+  if (name == "open_file") return OpenFile{false};
+  if (name == "create_device") {
+    CreateDevice c;
+    c.part = r.handle(r.positional("the partition handle"));
+    c.type = r.number<uint32_t>("type", 0);
+    c.flags = r.number<uint32_t>("flags", 0);
+    c.arg = r.mem();
+    r.finish("type, flags, arg");
+    return c;
+  }
+  if (name == "set_attr") return parse_attr<SetAttr>(r);
+  if (name == "has_attr") return parse_attr<HasAttr>(r);
+  if (name == "get_attr") return parse_attr<GetAttr>(r);
+  if (name == "ioctl") {
+    RawIoctl raw;
+    raw.h = r.handle(r.positional("the handle"));
+    const Arg& request = r.positional("the request number");
+    raw.request = static_cast<uint32_t>(parse_uint(request, 0xffffffff, r.line()));
+    if (in_device_family(raw.request) != raw.request)
+      r.fail(request,
+             "ioctl requests outside the 0xB8 (MSHV) and 0xAE (KVM) families reach "
+             "do_vfs_ioctl first, which this model does not cover");
+    return raw;
+  }
+  if (name == "close") return Close{r.handle(r.positional("the handle"))};
+  if (name == "fail_next") {
+    const Arg& site = r.positional("the site");
+    for (int i = 0; i < 3; ++i)
+      if (site.value == kSiteNames[i]) return FailNext{static_cast<Site>(i)};
+    r.fail(site, "fail_next site must be alloc, fd_alloc or copy_to_user");
+  }
+  r.fail("unknown call '" + name +
+         "' (open_partition, open_vfio_file, open_file, create_device, set_attr, has_attr, "
+         "get_attr, ioctl, close, fail_next)");
 }
 
 Op parse_op(const Call& call, int line, const HandleCounts& counts) {
   CallReader r{call, line, counts};
-  if (call.name == "open_partition") return OpenPartition{};
-  if (call.name == "open_vfio_file") return OpenFile{true};
-  if (call.name == "open_file") return OpenFile{false};
-  if (call.name == "create_device") {
-    CreateDevice c;
-    c.part = r.handle(r.next_positional());
-    c.type = r.number<uint32_t>("type", 0);
-    c.flags = r.number<uint32_t>("flags", 0);
-    c.arg = r.mem();
-    return c;
-  }
-  if (call.name == "set_attr") return parse_attr<SetAttr>(r);
-  if (call.name == "has_attr") return parse_attr<HasAttr>(r);
-  if (call.name == "get_attr") return parse_attr<GetAttr>(r);
-  if (call.name == "ioctl") {
-    RawIoctl raw;
-    raw.h = r.handle(r.next_positional());
-    raw.request = static_cast<uint32_t>(parse_int(r.next_positional(), line));
-    if (in_device_family(raw.request) != raw.request)
-      throw ParseError(line,
-                       "ioctl requests outside the 0xB8 (MSHV) and 0xAE (KVM) families reach "
-                       "do_vfs_ioctl first, which this model does not cover");
-    r.expect_arity(2);
-    return raw;
-  }
-  if (call.name == "close") {
-    Close c{r.handle(r.next_positional())};
-    r.expect_arity(1);
-    return c;
-  }
-  if (call.name == "fail_next") {
-    const std::string& site = r.next_positional();
-    for (int i = 0; i < 3; ++i)
-      if (site == kSiteNames[i]) return FailNext{static_cast<Site>(i)};
-    throw ParseError(line, "fail_next site must be alloc, fd_alloc or copy_to_user");
-  }
-  throw ParseError(line, "unknown call '" + call.name + "'");
+  Op op = parse_call_op(r);
+  r.finish("");  // the calls that take no keys (attr and create calls finished above)
+  return op;
 }
 
 }  // namespace
@@ -432,19 +426,21 @@ std::string print_text(const Trace& trace) {
 Trace parse_text(std::string_view text) {
   ProgramText program = parse_program(text);
   if (program.protocol != "mshv")
-    throw ParseError(0, "expected '# lockstep mshv', got protocol '" + program.protocol + "'");
+    throw ParseError(program.header_line,
+                     "expected '# lockstep mshv', got protocol '" + program.protocol + "'");
   Trace trace;
   trace.profile = program.profile.empty() ? "mshv-v1" : program.profile;
   HandleCounts counts;
-  int line = 0;
   for (const auto& l : program.lines) {
-    ++line;
-    trace.ops.push_back(parse_op(l.call, line, counts));
+    trace.ops.push_back(parse_op(l.call, l.line_number, counts));
     auto created = counts.create(trace.ops.back());
     std::string expected_result = created ? to_string(*created) : "";
     if (l.call.result != expected_result)
       throw ParseError(
-          line, "result must be named '" + expected_result + "', not '" + l.call.result + "'");
+          l.line_number, 1,
+          expected_result.empty()
+              ? l.call.name + " creates nothing: drop '" + l.call.result + " ='"
+              : "result must be named '" + expected_result + "', not '" + l.call.result + "'");
     trace.notes.push_back(l.note);
   }
   bool any_note = false;

@@ -206,7 +206,10 @@ std::vector<uint64_t> split_numbers(std::string_view text, size_t count, int lin
   size_t start = 0;
   for (size_t i = 0; i <= text.size(); ++i)
     if (i == text.size() || text[i] == ':') {
-      out.push_back(static_cast<uint64_t>(parse_int(text.substr(start, i - start), line)));
+      const std::string_view piece = text.substr(start, i - start);
+      if (piece.starts_with('-'))
+        throw ParseError(line, "a negative number in '" + std::string(text) + "'");
+      out.push_back(static_cast<uint64_t>(parse_int(piece, line)));
       start = i + 1;
     }
   if (out.size() != count)
@@ -274,47 +277,58 @@ FdSpec parse_fd(const std::string& text, int line) {
   throw ParseError(line, "fd= must be eventfd, file or memfd:SIZE, not '" + text + "'");
 }
 
+// One key=value argument of send() into s (or ring/num/regions, assembled after the loop).
+void parse_send_arg(const Arg& a, int line, Send& s, std::optional<uint32_t>& ring,
+                    std::optional<uint32_t>& num, std::vector<uapi::MemoryRegion>& regions,
+                    int& forms) {
+  auto u32 = [&] { return static_cast<uint32_t>(parse_uint(a, 0xffffffff, line)); };
+  if (a.key == "flags") {
+    s.flags = u32();
+  } else if (a.key == "u64") {
+    s.payload = u64_payload(parse_uint(a, UINT64_MAX, line));
+    ++forms;
+  } else if (a.key == "ring") {
+    ring = u32();
+  } else if (a.key == "num") {
+    num = u32();
+  } else if (a.key == "region") {
+    auto v = split_numbers(a.value, 4, line);
+    regions.push_back({v[0], v[1], v[2], v[3]});
+  } else if (a.key == "log") {
+    auto v = split_numbers(a.value, 2, line);
+    s.payload = log_payload(v[0], v[1]);
+    ++forms;
+  } else if (a.key == "payload") {
+    s.payload = unhex(a.value, line);
+    ++forms;
+  } else if (a.key == "fd") {
+    s.fds.push_back(parse_fd(a.value, line));
+  } else if (a.key == "size") {
+    s.size = u32();
+  } else {
+    throw ParseError(line, a.column,
+                     "send: unknown argument '" + (a.key.empty() ? a.value : a.key) +
+                         "' (known: flags, u64, ring, num, region, log, payload, fd, size)");
+  }
+}
+
 Send parse_send(const Call& call, int line) {
   if (call.args.empty() || !call.args[0].key.empty())
-    throw ParseError(line, "send: the first argument is the request");
+    throw ParseError(line, call.column, "send: the first argument is the request");
   Send s;
-  s.request = parse_request(call.args[0].value, line);
+  s.request = at_argument(call.args[0], [&] { return parse_request(call.args[0].value, line); });
   s.flags = uapi::kVersion;
   std::vector<uapi::MemoryRegion> regions;
   std::optional<uint32_t> ring, num;
   int forms = 0;
   for (size_t i = 1; i < call.args.size(); ++i) {
     const Arg& a = call.args[i];
-    auto number = [&] { return static_cast<uint64_t>(parse_int(a.value, line)); };
-    if (a.key == "flags") {
-      s.flags = static_cast<uint32_t>(number());
-    } else if (a.key == "u64") {
-      s.payload = u64_payload(number());
-      ++forms;
-    } else if (a.key == "ring") {
-      ring = static_cast<uint32_t>(number());
-    } else if (a.key == "num") {
-      num = static_cast<uint32_t>(number());
-    } else if (a.key == "region") {
-      auto v = split_numbers(a.value, 4, line);
-      regions.push_back({v[0], v[1], v[2], v[3]});
-    } else if (a.key == "log") {
-      auto v = split_numbers(a.value, 2, line);
-      s.payload = log_payload(v[0], v[1]);
-      ++forms;
-    } else if (a.key == "payload") {
-      s.payload = unhex(a.value, line);
-      ++forms;
-    } else if (a.key == "fd") {
-      s.fds.push_back(parse_fd(a.value, line));
-    } else if (a.key == "size") {
-      s.size = static_cast<uint32_t>(number());
-    } else {
-      throw ParseError(line, "send: unknown argument '" + (a.key.empty() ? a.value : a.key) + "'");
-    }
+    if (a.key != "region" && a.key != "fd" && find_arg(call, a.key) != &a)
+      throw ParseError(line, a.column, "send: repeated argument '" + a.key + "'");
+    at_argument(a, [&] { parse_send_arg(a, line, s, ring, num, regions, forms); });
   }
   if (ring || num) {
-    if (!ring || !num) throw ParseError(line, "send: ring= and num= go together");
+    if (!ring || !num) throw ParseError(line, call.column, "send: ring= and num= go together");
     s.payload = vring_state_payload(*ring, *num);
     ++forms;
   }
@@ -322,7 +336,7 @@ Send parse_send(const Call& call, int line) {
     s.payload = mem_table_payload(regions);
     ++forms;
   }
-  if (forms > 1) throw ParseError(line, "send: more than one payload form");
+  if (forms > 1) throw ParseError(line, call.column, "send: more than one payload form");
   return s;
 }
 
@@ -395,16 +409,22 @@ Call to_call(const Op& op) {
 }
 
 Op parse_op(const Call& call, int line) {
-  if (!call.result.empty()) throw ParseError(line, "vhost calls name no results");
+  if (!call.result.empty()) throw ParseError(line, 1, "vhost calls name no results");
   auto arity = [&](size_t n) {
-    if (call.args.size() != n)
-      throw ParseError(line, call.name + ": expected " + std::to_string(n) + " argument(s)");
+    if (call.args.size() > n)
+      throw ParseError(line, call.args[n].column, call.name + ": too many arguments");
+    if (call.args.size() < n)
+      throw ParseError(line, call.column,
+                       call.name + ": expected " + std::to_string(n) + " argument(s)");
+    for (const Arg& a : call.args)
+      if (!a.key.empty())
+        throw ParseError(line, a.column, call.name + ": unknown argument '" + a.key + "'");
   };
   if (call.name == "send") return parse_send(call, line);
   if (call.name == "raw") {
     if (call.args.empty()) return RawBytes{};
     arity(1);
-    return RawBytes{unhex(call.args[0].value, line)};
+    return RawBytes{at_argument(call.args[0], [&] { return unhex(call.args[0].value, line); })};
   }
   if (call.name == "disconnect") {
     arity(0);
@@ -419,9 +439,11 @@ Op parse_op(const Call& call, int line) {
     for (int i = 0; i < 5; ++i)
       if (call.args[0].value == kSiteNames[i]) return FailNext{static_cast<Site>(i)};
     throw ParseError(
-        line, "fail_next site must be userfaultfd, uffdio_api, uffdio_register, mmap or sendmsg");
+        line, call.args[0].column,
+        "fail_next site must be userfaultfd, uffdio_api, uffdio_register, mmap or sendmsg");
   }
-  throw ParseError(line, "unknown call '" + call.name + "'");
+  throw ParseError(line, call.column,
+                   "unknown call '" + call.name + "' (send, raw, disconnect, connect, fail_next)");
 }
 
 std::vector<std::string> Protocol::call_lines(const std::vector<Op>& ops) {
@@ -440,13 +462,12 @@ std::string print_text(const Trace& trace) {
 Trace parse_text(std::string_view text) {
   ProgramText program = parse_program(text);
   if (program.protocol != "vhost")
-    throw ParseError(0, "expected '# lockstep vhost', got protocol '" + program.protocol + "'");
+    throw ParseError(program.header_line,
+                     "expected '# lockstep vhost', got protocol '" + program.protocol + "'");
   Trace trace;
   trace.profile = program.profile.empty() ? "spec" : program.profile;
-  int line = 0;
   for (const auto& l : program.lines) {
-    ++line;
-    trace.ops.push_back(parse_op(l.call, line));
+    trace.ops.push_back(parse_op(l.call, l.line_number));
     trace.notes.push_back(l.note);
   }
   bool any_note = false;

@@ -116,5 +116,43 @@ TEST(MshvCodec, OpcodesAreFixedNumbers) {
   }
 }
 
+// The parser is strict and speaks in file positions: LINE is the line in the file (comments,
+// blank lines and a byte order mark before the header count), COL the argument's column.
+TEST(MshvCodec, MalformedProgramsAreRefusedAtTheirPosition) {
+  const std::string head = "\xEF\xBB\xBF# a comment\n\n# lockstep mshv  profile=mshv-v1\n";
+  const std::string p0 = "p0 = open_partition()\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {p0 + "d0 = create_device(p0, type=-1)\n", "5:24: type=-1: a negative value (0..0xffffffff)"},
+      {p0 + "d0 = create_device(p0, type=4294967296)\n", "5:24: type=4294967296: out of range"},
+      {p0 + "d0 = create_device(p0, typo=1)\n", "5:24: create_device: unknown argument 'typo'"},
+      {p0 + "d0 = create_device(p0, type=1, type=2)\n", "5:32: create_device: repeated argument"},
+      {p0 + "d0 = create_device()\n", "5:6: create_device: missing argument 1 (the partition"},
+      {p0 + "d0 = create_device(p0, p0)\n", "5:24: create_device: too many arguments"},
+      {p0 + "d0 = create_device(x9)\n", "5:20: bad handle 'x9'"},
+      {p0 + "d0 = create_device(p-1)\n", "5:21: '-1': a negative value"},
+      {p0 + "d0 = create_device(p0, arg=maybe)\n", "5:24: arg= must be ok, ro or bad"},
+      {p0 + "frobnicate(p0)\n", "5:1: unknown call 'frobnicate'"},
+      {p0 + "open_partition(p0)\n", "5:16: open_partition: too many arguments"},
+      {p0 + "close(p0, how=1)\n", "5:11: close: unknown argument 'how' (it takes none)"},
+      {p0 + "ioctl(p0, -5)\n", "5:11: '-5': a negative value"},
+      {p0 + "fail_next(disk)\n", "5:11: fail_next site must be"},
+      {p0 + "d0 = create_device(p0)\nset_attr(d0, fd=f0, addr=bad)\n", "6:21: fd= and addr="},
+      {p0 + "d0 = create_device(p0)\nhas_attr(d0, addr=good)\n", "6:14: addr= can only be bad"},
+      {p0 + "d0 = create_device(p0)\nget_attr(d0, group=0x1ffffffff)\n", "6:14: group="},
+      {p0 + "d0 = create_device(p0)\nset_attr(d0, attr=-1)\n", "6:14: attr=-1: a negative"},
+      {p0 + "d0 = create_device(p0)\nset_attr(d0, fd=3)\n", "6:14: a raw fd= must be negative"},
+      {p0 + "x0 = close(p0)\n", "5:1: close creates nothing"},
+      {"p1 = open_partition()\n", "4:1: result must be named 'p0'"},
+  };
+  for (const auto& [body, expected] : cases) {
+    try {
+      parse_text(head + body);
+      ADD_FAILURE() << "accepted: " << body;
+    } catch (const ParseError& e) {
+      EXPECT_EQ(std::string(e.what()).substr(0, expected.size()), expected) << body;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lockstep::mshv

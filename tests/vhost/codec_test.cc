@@ -409,5 +409,38 @@ TEST(VhostCodec, OpcodesAreFixedNumbers) {
   }
 }
 
+// The parser is strict and speaks in file positions (LINE in the file, COL of the argument).
+TEST(VhostCodec, MalformedProgramsAreRefusedAtTheirPosition) {
+  const std::string head = "# a comment first\n# lockstep vhost  profile=spec\n\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"send(GET_FEATURES, flags=-1)\n", "4:20: flags=-1: a negative value"},
+      {"send(GET_FEATURES, flags=0x100000000)\n", "4:20: flags=0x100000000: out of range"},
+      {"send(GET_FEATURES, flag=1)\n", "4:20: send: unknown argument 'flag'"},
+      {"send(GET_FEATURES, flags=1, flags=9)\n", "4:29: send: repeated argument 'flags'"},
+      {"send(GET_FEATURES, u64=-2)\n", "4:20: u64=-2: a negative value"},
+      {"send(SET_VRING_NUM, ring=1, num=-3)\n", "4:29: num=-3: a negative value"},
+      {"send(SET_MEM_TABLE, region=0:-1:0:0)\n", "4:21: a negative number"},
+      {"send(NOT_A_REQUEST)\n", "4:6: not a number"},
+      {"send(GET_FEATURES, fd=pipe)\n", "4:20: fd= must be eventfd"},
+      {"send(GET_FEATURES, payload=abc)\n", "4:20: odd number of hex digits"},
+      {"send(flags=1)\n", "4:1: send: the first argument is the request"},
+      {"raw(zz)\n", "4:5: not a hex byte string"},
+      {"connect(1)\n", "4:9: connect: too many arguments"},
+      {"fail_next()\n", "4:1: fail_next: expected 1 argument"},
+      {"fail_next(site=mmap)\n", "4:11: fail_next: unknown argument 'site'"},
+      {"fail_next(disk)\n", "4:11: fail_next site must be"},
+      {"listen()\n", "4:1: unknown call 'listen'"},
+      {"x = connect()\n", "4:1: vhost calls name no results"},
+  };
+  for (const auto& [body, expected] : cases) {
+    try {
+      parse_text(head + body);
+      ADD_FAILURE() << "accepted: " << body;
+    } catch (const ParseError& e) {
+      EXPECT_EQ(std::string(e.what()).substr(0, expected.size()), expected) << body;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lockstep::vhost
