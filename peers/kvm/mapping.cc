@@ -6,7 +6,7 @@
 #include "core/mshv/uapi.h"
 #include "core/overloaded.h"
 
-namespace lockstep::peers {
+namespace lockstep::peers::kvm {
 
 namespace uapi = mshv::uapi;
 
@@ -151,4 +151,4 @@ std::string mapping_markdown() {
   return out;
 }
 
-}  // namespace lockstep::peers
+}  // namespace lockstep::peers::kvm
