@@ -16,17 +16,23 @@ namespace uapi = mshv::uapi;
 using mshv::Op;
 using mshv::Trace;
 
+// Calls f on every handle the op names (not the one it creates).
 template <class F>
 void for_each_handle(Op& op, F&& f) {
+  auto attr = [&](mshv::AttrArgs& a) {
+    f(a.dev);
+    if (a.fd.kind == mshv::FdArg::Kind::Handle) f(a.fd.handle);
+  };
   std::visit(Overloaded{
+                 [](mshv::OpenPartition&) {},
+                 [](mshv::OpenFile&) {},
                  [&](mshv::CreateDevice& c) { f(c.part); },
-                 [&](mshv::AttrArgs& a) {
-                   f(a.dev);
-                   if (a.fd.kind == mshv::FdArg::Kind::Handle) f(a.fd.handle);
-                 },
+                 [&](mshv::SetAttr& a) { attr(a); },
+                 [&](mshv::HasAttr& a) { attr(a); },
+                 [&](mshv::GetAttr& a) { attr(a); },
                  [&](mshv::RawIoctl& r) { f(r.h); },
                  [&](mshv::Close& c) { f(c.h); },
-                 [&](auto&) {},
+                 [](mshv::FailNext&) {},
              },
              op);
 }
@@ -276,21 +282,31 @@ Trace KvmBinding::generate(std::mt19937_64& rng, const std::string& profile) {
   t.profile = profile;
   const uint32_t vfio =
       vocabulary_for(profile) == Vocabulary::Kvm ? uapi::kKvmDevTypeVfio : uapi::kDevTypeVfio;
+  auto attr = [&](mshv::AttrArgs& a) {
+    if (rng() % 4) a.group = uapi::kDevVfioFile;
+    if (rng() % 3) a.attr = 1 + rng() % 3;
+  };
   std::vector<Op> ops;
   for (Op op : t.ops) {
     if (std::holds_alternative<mshv::FailNext>(op)) continue;  // creates no handle
-    if (auto* c = std::get_if<mshv::CreateDevice>(&op)) {
-      if (rng() % 4) c->type = vfio;
-      static constexpr uint32_t kFlags[] = {0, 0, 1, 1, 2, 0x80000001u, 0xfffffffeu};
-      if (rng() % 4) c->flags = kFlags[rng() % std::size(kFlags)];
-    }
-    if (auto* r = std::get_if<mshv::RawIoctl>(&op); r && rng() % 4)
-      r->request = kInterestingRequests[rng() % std::size(kInterestingRequests)];
-    std::visit(Overloaded{[&](mshv::AttrArgs& a) {
-                            if (rng() % 4) a.group = uapi::kDevVfioFile;
-                            if (rng() % 3) a.attr = 1 + rng() % 3;
-                          },
-                          [](auto&) {}},
+    std::visit(Overloaded{
+                   [](mshv::OpenPartition&) {},
+                   [](mshv::OpenFile&) {},
+                   [&](mshv::CreateDevice& c) {
+                     if (rng() % 4) c.type = vfio;
+                     static constexpr uint32_t kFlags[] = {0, 0, 1, 1, 2, 0x80000001u, 0xfffffffeu};
+                     if (rng() % 4) c.flags = kFlags[rng() % std::size(kFlags)];
+                   },
+                   [&](mshv::SetAttr& a) { attr(a); },
+                   [&](mshv::HasAttr& a) { attr(a); },
+                   [&](mshv::GetAttr& a) { attr(a); },
+                   [&](mshv::RawIoctl& r) {
+                     if (rng() % 4)
+                       r.request = kInterestingRequests[rng() % std::size(kInterestingRequests)];
+                   },
+                   [](mshv::Close&) {},
+                   [](mshv::FailNext&) {},
+               },
                op);
     ops.push_back(op);
   }
