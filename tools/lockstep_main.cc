@@ -11,8 +11,8 @@
 #include <iostream>
 #include <iterator>
 
-#include "peers/dpdk/peer_run.h"
-#include "peers/kvm/peer_run.h"
+#include "peers/dpdk/dpdk_campaign.h"
+#include "peers/kvm/kvm_campaign.h"
 #include "proofs/mshv/prove.h"
 #include "tools/bindings.h"
 #include "tools/commands.h"
@@ -58,7 +58,6 @@ int main(int argc, char** argv) {
   lockstep::peers::PeerOptions peer;
   std::string peer_name;
   bool peer_type_map = false, peer_no_type_map = false;
-  std::string peer_profile;
   auto* peer_cmd = app.add_subcommand(
       "peer",
       "run the model against a real third-party implementation (kvm: /dev/kvm; dpdk: "
@@ -66,7 +65,7 @@ int main(int argc, char** argv) {
   peer_cmd->add_option("peer", peer_name, "kvm or dpdk")
       ->required()
       ->check(CLI::IsMember({"kvm", "dpdk"}));
-  peer_cmd->add_option("--profile", peer_profile,
+  peer_cmd->add_option("--profile", peer.profile,
                        "kvm: kvm (default), mshv-v1 or mshv-strict; dpdk: dpdk-22.11 (default) "
                        "or spec");
   peer_cmd->add_option("--seconds", peer.seconds, "generated-trace phase length")
@@ -74,10 +73,12 @@ int main(int argc, char** argv) {
   peer_cmd->add_option("--seed", peer.seed, "random seed");
   peer_cmd->add_option("--corpus", peer.corpus_root, "corpus root");
   peer_cmd->add_option("--report", peer.report_path, "write a markdown report here");
-  peer_cmd->add_option("--findings", peer.findings_dir, "where minimal disagreements go");
+  peer_cmd->add_option("--findings", peer.findings_dir,
+                       "where minimal disagreements go (default: findings/<peer>)");
   peer_cmd->add_flag("--type-map", peer_type_map,
-                     "swap MSHV and KVM numbers (type 0<->4, ...); default for mshv-* profiles");
-  peer_cmd->add_flag("--no-type-map", peer_no_type_map, "pass type and request numbers as-is");
+                     "kvm: swap MSHV and KVM numbers (type 0<->4, ...); default for mshv-* "
+                     "profiles");
+  peer_cmd->add_flag("--no-type-map", peer_no_type_map, "kvm: pass type and request numbers as-is");
 
   lockstep::mshv::proofs::ProveOptions prove_options;
   auto* prove_cmd = app.add_subcommand(
@@ -92,21 +93,11 @@ int main(int argc, char** argv) {
 
   if (*prove_cmd) return lockstep::mshv::proofs::prove_command(prove_options);
 
-  if (*peer_cmd && peer_name == "dpdk") {
-    lockstep::peers::dpdk::PeerOptions d;
-    if (!peer_profile.empty()) d.profile = peer_profile;
-    d.seconds = peer.seconds;
-    d.seed = peer.seed;
-    d.corpus_root = peer.corpus_root;
-    d.report_path = peer.report_path;
-    if (peer_cmd->count("--findings")) d.findings_dir = peer.findings_dir;
-    return lockstep::peers::dpdk::run_dpdk_peer(d);
-  }
   if (*peer_cmd) {
-    if (!peer_profile.empty()) peer.profile = peer_profile;
     if (peer_type_map) peer.type_map = true;
     if (peer_no_type_map) peer.type_map = false;
-    return lockstep::peers::run_kvm_peer(peer);
+    return peer_name == "dpdk" ? lockstep::peers::dpdk::run_dpdk_peer(peer)
+                               : lockstep::peers::kvm::run_kvm_peer(peer);
   }
 
   if (*replay_cmd) return replay(replay_file, replay_protocol, replay_profile);

@@ -20,7 +20,7 @@
 #include "core/overloaded.h"
 #include "impl/vhost/wire.h"
 
-namespace lockstep::peers {
+namespace lockstep::peers::dpdk {
 namespace {
 
 using namespace std::chrono_literals;
@@ -103,9 +103,9 @@ bool ends_in_partial_header(const vhost::Op& op) {
   return walk(bytes_of(op)).partial_tail;
 }
 
-std::optional<DpdkSkip> first_unsupported(const vhost::Trace& trace) {
+std::optional<Skip> first_unsupported(const vhost::Trace& trace) {
   for (size_t i = 0; i < trace.ops.size(); ++i)
-    if (auto why = unsupported(trace.ops[i])) return DpdkSkip{i, *why};
+    if (auto why = unsupported(trace.ops[i])) return Skip{i, *why};
   return std::nullopt;
 }
 
@@ -285,7 +285,7 @@ void DpdkTarget::disconnect() {
 }
 
 vhost::Outcome DpdkTarget::step(const vhost::Op& op) {
-  if (auto why = unsupported(op)) throw DpdkSkippedOp(*why);
+  if (auto why = unsupported(op)) throw SkippedOp(*why);
   if (!started_) {
     started_ = true;
     baseline_ = settle();
@@ -388,4 +388,4 @@ void DpdkTarget::finish() {
   started_ = false;
 }
 
-}  // namespace lockstep::peers
+}  // namespace lockstep::peers::dpdk

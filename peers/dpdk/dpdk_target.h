@@ -21,10 +21,10 @@
 //   resources.regions_registered, resources.phase.
 // After the trace (finish(): disconnect, wait for DPDK to settle) the peer's non-socket fd
 // count must be back at its trace-start value plus the model's fds_left_open() (check_trace in
-// peer_run.cc; run()'s own fd oracle looks at this process and is turned off).
+// dpdk_campaign.cc; run()'s own fd oracle looks at this process and is turned off).
 //
 // Ops the peer cannot take safely are never faked: first_unsupported() names them and step()
-// throws DpdkSkippedOp:
+// throws peers::SkippedOp:
 //   FailNext                     no fault injection into DPDK;
 //   Send/RawBytes whose header size promises more payload than the write carries (<= 4096):
 //                                DPDK's blocking read() stalls its only event thread.
@@ -39,8 +39,9 @@
 #include "core/vhost/codec.h"
 #include "core/vhost/ops.h"
 #include "impl/vhost/frontend.h"
+#include "peers/skip.h"
 
-namespace lockstep::peers {
+namespace lockstep::peers::dpdk {
 
 // vhost::Protocol with the comparison restricted to what the peer can observe (see above).
 // Divergence signatures read "lockstep: divergence dpdk-peer/OP/FIELD".
@@ -49,18 +50,10 @@ struct DpdkProtocol : vhost::Protocol {
   static const char* first_difference(const vhost::Outcome& model, const vhost::Outcome& target);
 };
 
-struct DpdkSkip {
-  size_t index;
-  std::string reason;
-};
-std::optional<DpdkSkip> first_unsupported(const vhost::Trace& trace);
+std::optional<Skip> first_unsupported(const vhost::Trace& trace);
 std::optional<std::string> unsupported(const vhost::Op& op);
 // The op's write ends in 1..11 header bytes (DPDK reads them as a short header and closes).
 bool ends_in_partial_header(const vhost::Op& op);
-
-struct DpdkSkippedOp : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 // Counts of one process's open fds by kind (readlink /proc/PID/fd/N).
 struct FdCounts {
@@ -110,7 +103,7 @@ class DpdkTarget {
   DpdkTarget(const DpdkTarget&) = delete;
   DpdkTarget& operator=(const DpdkTarget&) = delete;
 
-  vhost::Outcome step(const vhost::Op& op);  // throws DpdkSkippedOp
+  vhost::Outcome step(const vhost::Op& op);  // throws SkippedOp
   void finish();                             // disconnects and waits for DPDK to settle
   void reap() {}                             // DPDK's fds cannot be closed from outside
 
@@ -134,4 +127,4 @@ class DpdkTarget {
   FdCounts baseline_;
 };
 
-}  // namespace lockstep::peers
+}  // namespace lockstep::peers::dpdk

@@ -16,7 +16,7 @@
 #include "core/mshv/uapi.h"
 #include "core/overloaded.h"
 
-namespace lockstep::peers {
+namespace lockstep::peers::kvm {
 namespace {
 
 namespace uapi = mshv::uapi;
@@ -126,7 +126,7 @@ KvmEnvironment probe_environment() {
   KvmEnvironment env;
   struct utsname u;
   if (::uname(&u) == 0) env.kernel = u.release;
-  env.kvm_unavailable = kvm_fd().why;
+  env.unavailable = kvm_fd().why;
   if (kvm_fd().fd >= 0) env.api_version = ::ioctl(kvm_fd().fd, kKvmGetApiVersion, 0);
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -254,4 +254,4 @@ void KvmTarget::reap() {
   counts_ = mshv::HandleCounts{};
 }
 
-}  // namespace lockstep::peers
+}  // namespace lockstep::peers::kvm

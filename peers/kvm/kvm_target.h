@@ -7,8 +7,8 @@
 // after the trace with the model's fds_left_open() (a device fd installed by a create whose
 // copy-back faulted is visible there).
 //
-// Ops KVM cannot express (peers::unsupported) are never faked: step() throws SkippedOp; filter
-// traces with peers::first_unsupported() first.
+// Ops KVM cannot express (kvm::unsupported) are never faked: step() throws peers::SkippedOp;
+// filter traces with kvm::first_unsupported() first.
 #pragma once
 #include <array>
 #include <climits>
@@ -22,7 +22,7 @@
 #include "core/mshv/ops.h"
 #include "peers/kvm/mapping.h"
 
-namespace lockstep::peers {
+namespace lockstep::peers::kvm {
 
 // mshv::Protocol with the comparison restricted to err (the peer has no resource counters),
 // and outcomes printed as the errno alone. Divergence signatures read "lockstep: divergence
@@ -35,15 +35,11 @@ struct KvmProtocol : mshv::Protocol {
   static std::string outcome_text(const mshv::Outcome& outcome);
 };
 
-struct SkippedOp : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// What this machine offers; `kvm_unavailable` is empty when /dev/kvm works.
+// What this machine offers; `unavailable` is empty when /dev/kvm works.
 struct KvmEnvironment {
   std::string kernel;           // uname -r
   int api_version = -1;         // KVM_GET_API_VERSION
-  std::string kvm_unavailable;  // why the peer cannot run here ("" = it can)
+  std::string unavailable;      // why the peer cannot run here ("" = it can)
   bool vfio_available = false;  // /dev/vfio/vfio exists
   std::string vfio_detail;
 };
@@ -82,4 +78,4 @@ class KvmTarget {
   std::array<std::array<int, 256>, 4> fds_;
 };
 
-}  // namespace lockstep::peers
+}  // namespace lockstep::peers::kvm

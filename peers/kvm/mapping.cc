@@ -6,7 +6,7 @@
 #include "core/mshv/uapi.h"
 #include "core/overloaded.h"
 
-namespace lockstep::peers {
+namespace lockstep::peers::kvm {
 
 namespace uapi = mshv::uapi;
 
@@ -22,13 +22,17 @@ const RequestRow kRequests[4] = {
 };
 
 uint32_t kvm_request(const mshv::Op& op) {
+  constexpr uint32_t kNoIoctl = 0;
   return std::visit(Overloaded{
+                        [](const mshv::OpenPartition&) { return kNoIoctl; },  // KVM_CREATE_VM
+                        [](const mshv::OpenFile&) { return kNoIoctl; },
                         [](const mshv::CreateDevice&) { return uapi::kKvmCreateDevice; },
                         [](const mshv::SetAttr&) { return uapi::kKvmSetDeviceAttr; },
                         [](const mshv::HasAttr&) { return uapi::kKvmHasDeviceAttr; },
                         [](const mshv::GetAttr&) { return uapi::kKvmGetDeviceAttr; },
                         [](const mshv::RawIoctl& r) { return r.request; },
-                        [](const auto&) { return 0u; },
+                        [](const mshv::Close&) { return kNoIoctl; },
+                        [](const mshv::FailNext&) { return kNoIoctl; },
                     },
                     op);
 }
@@ -82,18 +86,21 @@ bool harmless_on_vm_fd(uint32_t request) {
 }
 
 std::optional<std::string> unsupported(const mshv::Op& op) {
+  using Why = std::optional<std::string>;
   return std::visit(
       Overloaded{
-          [](const mshv::OpenFile& o) -> std::optional<std::string> {
+          [](const mshv::OpenPartition&) -> Why { return std::nullopt; },
+          [](const mshv::OpenFile& o) -> Why {
             if (!o.vfio) return std::nullopt;
             return "open_vfio_file: no VFIO file can be made on this kernel (CONFIG_VFIO is "
                    "absent, no modules, no IOMMU groups), so kvm-vfio ADD success, EEXIST and "
                    "DEL success are unreachable";
           },
-          [](const mshv::FailNext&) -> std::optional<std::string> {
-            return "fail_next: no fault injection into the real kernel";
-          },
-          [](const mshv::RawIoctl& r) -> std::optional<std::string> {
+          [](const mshv::CreateDevice&) -> Why { return std::nullopt; },
+          [](const mshv::SetAttr&) -> Why { return std::nullopt; },
+          [](const mshv::HasAttr&) -> Why { return std::nullopt; },
+          [](const mshv::GetAttr&) -> Why { return std::nullopt; },
+          [](const mshv::RawIoctl& r) -> Why {
             if (r.h.kind != mshv::kPartition || harmless_on_vm_fd(r.request)) return std::nullopt;
             char buf[160];
             std::snprintf(buf, sizeof buf,
@@ -102,7 +109,10 @@ std::optional<std::string> unsupported(const mshv::Op& op) {
                           r.request);
             return std::string(buf);
           },
-          [](const auto&) -> std::optional<std::string> { return std::nullopt; },
+          [](const mshv::Close&) -> Why { return std::nullopt; },
+          [](const mshv::FailNext&) -> Why {
+            return "fail_next: no fault injection into the real kernel";
+          },
       },
       op);
 }
@@ -151,4 +161,4 @@ std::string mapping_markdown() {
   return out;
 }
 
-}  // namespace lockstep::peers
+}  // namespace lockstep::peers::kvm

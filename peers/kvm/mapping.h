@@ -25,8 +25,9 @@
 #include <string>
 
 #include "core/mshv/ops.h"
+#include "peers/skip.h"
 
-namespace lockstep::peers {
+namespace lockstep::peers::kvm {
 
 enum class Vocabulary : uint8_t {
   Kvm,   // the trace already speaks KVM numbers (profile kvm): pass everything as-is
@@ -58,10 +59,6 @@ mshv::Trace to_kvm(const mshv::Trace& trace, Vocabulary v);
 // Why KVM cannot express this op (nullopt: it can). Call on the op in KVM numbers.
 std::optional<std::string> unsupported(const mshv::Op& kvm_op);
 // The first op of a trace (in trace numbers) that cannot be expressed, with the reason.
-struct Skip {
-  size_t index;
-  std::string reason;
-};
 std::optional<Skip> first_unsupported(const mshv::Trace& trace, Vocabulary v);
 
 // VM-fd ioctl numbers known to be harmless with a NULL argument (measured on this machine:
@@ -72,4 +69,4 @@ bool harmless_on_vm_fd(uint32_t request);
 // The mapping as a markdown table, for reports.
 std::string mapping_markdown();
 
-}  // namespace lockstep::peers
+}  // namespace lockstep::peers::kvm

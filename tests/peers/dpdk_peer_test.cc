@@ -12,8 +12,8 @@
 #include <memory>
 
 #include "core/vhost/codec.h"
+#include "peers/dpdk/dpdk_campaign.h"
 #include "peers/dpdk/dpdk_target.h"
-#include "peers/dpdk/peer_run.h"
 
 namespace lockstep::peers::dpdk {
 namespace {
@@ -72,7 +72,8 @@ TEST(DpdkPeer, CorpusAgreesWithTheDpdkProfile) {
     ASSERT_FALSE(c.skipped) << file << ": " << c.skipped->reason;
     ++run;
     if (c.signature.empty()) continue;
-    const vhost::Trace minimal = shrink(t, "dpdk-22.11", *peer, c.signature);
+    DpdkBinding binding(*peer);
+    const vhost::Trace minimal = shrink(binding, t, c.signature);
     const PeerCheck m = check_trace(minimal, "dpdk-22.11", *peer);
     const Classification cls = classify(minimal, "dpdk-22.11", *peer, m);
     EXPECT_NE(cls.kind, '?') << file << ": unexplained disagreement\n" << m.side_by_side << cls.why;

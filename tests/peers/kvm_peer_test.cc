@@ -9,19 +9,19 @@
 #include "core/mshv/codec.h"
 #include "core/mshv/uapi.h"
 #include "model/mshv/model.h"
+#include "peers/kvm/kvm_campaign.h"
 #include "peers/kvm/kvm_target.h"
 #include "peers/kvm/mapping.h"
-#include "peers/kvm/peer_run.h"
 
-namespace lockstep::peers {
+namespace lockstep::peers::kvm {
 namespace {
 
 namespace fs = std::filesystem;
 
-#define SKIP_WITHOUT_KVM()                                                 \
-  do {                                                                     \
-    const KvmEnvironment env = probe_environment();                        \
-    if (!env.kvm_unavailable.empty()) GTEST_SKIP() << env.kvm_unavailable; \
+#define SKIP_WITHOUT_KVM()                                         \
+  do {                                                             \
+    const KvmEnvironment env = probe_environment();                \
+    if (!env.unavailable.empty()) GTEST_SKIP() << env.unavailable; \
   } while (0)
 
 mshv::Trace load(const fs::path& file) {
@@ -85,7 +85,11 @@ TEST(KvmPeer, MshvV1AgainstKvmOnTypeFourDisagrees) {
   EXPECT_EQ(c.verdict.divergence->field, "err");
   EXPECT_NE(c.signature.find("CREATE_DEVICE/err (model ENODEV, peer 0)"), std::string::npos)
       << c.signature;
-  mshv::Trace minimal = shrink(t, "mshv-v1", Vocabulary::Kvm, c.signature);
+  PeerOptions options;
+  options.profile = "mshv-v1";
+  options.type_map = false;  // the trace as written: type 4 is no device to mshv-v1
+  const KvmBinding unswapped(options);
+  mshv::Trace minimal = shrink(unswapped, t, c.signature);
   EXPECT_EQ(minimal.ops.size(), 2u);
   Classification cls = classify(minimal, "mshv-v1", Vocabulary::Kvm,
                                 check_trace(minimal, "mshv-v1", Vocabulary::Kvm));
@@ -149,6 +153,47 @@ TEST(KvmPeer, InexpressibleOpsAreSkippedNotFaked) {
   EXPECT_FALSE(unsupported(mshv::RawIoctl{{mshv::kDevice, 0}, 0x12345678}));
 }
 
+// Deleting an op renumbers the later handles of its kind in every op that names one,
+// attribute ops included, and refuses a deletion that would leave a handle without its maker.
+TEST(KvmPeer, ShrinkStepRenumbersHandlesInEveryOp) {
+  const mshv::Trace t = mshv::parse_text(
+      "# lockstep mshv  profile=kvm\n"
+      "p0 = open_partition()\n"
+      "n0 = open_file()\n"
+      "n1 = open_file()\n"
+      "d0 = create_device(p0, type=4, flags=0x0)\n"
+      "set_attr(d0, group=1, attr=1, fd=n1)\n"
+      "close(n1)\n");
+  const std::optional<mshv::Trace> without_n0 = KvmBinding::without(t, 1);
+  ASSERT_TRUE(without_n0);
+  EXPECT_EQ(mshv::print_text(*without_n0),
+            "# lockstep mshv  profile=kvm\n"
+            "p0 = open_partition()\n"
+            "n0 = open_file()\n"
+            "d0 = create_device(p0, type=4, flags=0x0)\n"
+            "set_attr(d0, group=1, attr=1, fd=n0)\n"
+            "close(n0)\n");
+  EXPECT_FALSE(KvmBinding::without(t, 2));  // n1 is named by the set_attr and the close
+  EXPECT_FALSE(KvmBinding::without(t, 3));  // d0 is named by the set_attr
+}
+
+// Generated attribute ops are steered toward the VFIO group and its ADD/DEL attributes.
+TEST(KvmPeer, GeneratedAttrOpsAreSteered) {
+  std::mt19937_64 rng(1);
+  size_t attrs = 0, vfio_group = 0;
+  for (int i = 0; i < 300; ++i)
+    for (const mshv::Op& op : KvmBinding::generate(rng, "kvm").ops) {
+      const mshv::AttrArgs* a = std::get_if<mshv::SetAttr>(&op);
+      if (!a) a = std::get_if<mshv::HasAttr>(&op);
+      if (!a) a = std::get_if<mshv::GetAttr>(&op);
+      if (!a) continue;
+      attrs++;
+      vfio_group += a->group == mshv::uapi::kDevVfioFile;
+    }
+  ASSERT_GT(attrs, 50u);
+  EXPECT_GT(vfio_group * 10, attrs * 7) << vfio_group << " of " << attrs;
+}
+
 TEST(KvmPeer, TypeAndRequestSwapIsAnInvolution) {
   EXPECT_EQ(map_type(0, Vocabulary::Mshv), 4u);
   EXPECT_EQ(map_type(4, Vocabulary::Mshv), 0u);
@@ -164,4 +209,4 @@ TEST(KvmPeer, TypeAndRequestSwapIsAnInvolution) {
 }
 
 }  // namespace
-}  // namespace lockstep::peers
+}  // namespace lockstep::peers::kvm

@@ -1,17 +1,8 @@
-#include "peers/dpdk/peer_run.h"
+#include "peers/dpdk/dpdk_campaign.h"
 
-#include <algorithm>
-#include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <map>
-#include <random>
-#include <sstream>
 
-#include "core/program_files.h"
 #include "core/report.h"
 #include "core/vhost/codec.h"
 #include "model/vhost/model.h"
@@ -52,106 +43,9 @@ std::vector<uint8_t> random_bytes(std::mt19937_64& rng) {
   return b;
 }
 
-// decode_input over random bytes, cut at the first op the peer cannot take (skip filter).
-Trace generate(std::mt19937_64& rng, const std::string& profile) {
-  Trace t = vhost::decode_input(random_bytes(rng));
-  t.profile = profile;
-  if (auto skip = first_unsupported(t)) t.ops.resize(skip->index);
-  return t;
-}
+// ---- report ----------------------------------------------------------------------------------
 
-// ---- corpus ----------------------------------------------------------------------------------
-
-struct Program {
-  std::string name;
-  Trace trace;
-};
-
-std::vector<Program> load_programs(const fs::path& dir) {
-  std::vector<Program> out;
-  for (const auto& [f, text] : read_programs(dir))
-    out.push_back({f.filename().string(), vhost::parse_text(text)});
-  return out;
-}
-
-// ---- campaign --------------------------------------------------------------------------------
-
-struct Tally {
-  size_t traces = 0, ops = 0, agree = 0, disagree = 0, skipped = 0, truncated = 0;
-};
-
-struct Finding {
-  std::string profile, signature, file, origin;
-  Trace minimal;
-  PeerCheck check;
-  Classification cls;
-  size_t hits = 0;
-};
-
-std::string finding_text(const Finding& f) {
-  std::ostringstream o;
-  o << f.check.side_by_side << "# peer /proc/PID/fd at trace start: " << to_string(f.check.before)
-    << "\n# peer /proc/PID/fd after finish():  " << to_string(f.check.after)
-    << "  (model: fds_left_open " << f.check.fds_left_open << ")\n"
-    << "# classification (" << f.cls.kind << "): " << f.cls.why << "\n# found by: " << f.origin
-    << " (seen " << f.hits << " time(s))\n";
-  return o.str();
-}
-
-struct Campaign {
-  const PeerOptions& options;
-  DpdkPeer& peer;
-  std::map<std::string, Tally> tallies;  // "profile | phase"
-  std::map<std::string, Finding> findings;
-  std::map<std::string, size_t> skip_reasons;
-  std::vector<std::string> notes;
-
-  void record(const Trace& trace, const std::string& phase, const std::string& origin) {
-    Tally& tally = tallies[trace.profile + " | " + phase];
-    PeerCheck c = check_trace(trace, trace.profile, peer);
-    if (c.skipped) {
-      tally.skipped++;
-      skip_reasons[c.skipped->reason]++;
-      return;
-    }
-    tally.traces++;
-    tally.ops += trace.ops.size();
-    if (c.signature.empty()) {
-      tally.agree++;
-      return;
-    }
-    tally.disagree++;
-    if (auto it = findings.find(c.signature); it != findings.end()) {
-      it->second.hits++;
-      if (!it->second.file.empty()) std::ofstream(it->second.file) << finding_text(it->second);
-      return;
-    }
-    Finding f;
-    f.profile = trace.profile;
-    f.signature = c.signature;
-    f.origin = origin;
-    f.minimal = shrink(trace, trace.profile, peer, c.signature);
-    f.check = check_trace(f.minimal, trace.profile, peer);
-    if (f.check.signature != c.signature) {  // flaky: keep the unshrunk trace
-      f.minimal = trace;
-      f.minimal.notes.clear();
-      f.check = c;
-    }
-    f.cls = classify(f.minimal, trace.profile, peer, f.check);
-    f.hits = 1;
-    fs::create_directories(options.findings_dir);
-    f.file = (fs::path(options.findings_dir) /
-              (trace.profile + "-" + std::to_string(findings.size()) + ".txt"))
-                 .string();
-    std::ofstream(f.file) << finding_text(f);
-    std::printf("finding %s: %s\n  (%c) %s\n", f.file.c_str(), f.signature.c_str(), f.cls.kind,
-                f.cls.why.c_str());
-    std::fflush(stdout);
-    findings.emplace(c.signature, std::move(f));
-  }
-};
-
-const char* kCompared =
+constexpr const char* kCompared =
     "The comparison is `DpdkProtocol::first_difference` (peers/dpdk/dpdk_target.h, the one "
     "documented place): after every op, **every reply** (count, request, flags, size, payload "
     "after `normalise()`, fd kinds), **closed**, **resources.uffds** (the peer's "
@@ -172,68 +66,11 @@ const char* kCompared =
     "and then blocks reading the ack, which a barrier would become).\n\n"
     "Ops never sent to DPDK (reported as skipped, never faked): `fail_next` (no fault injection "
     "into DPDK) and any Send/raw write whose header size promises more payload than the write "
-    "carries (≤ 4096: DPDK's blocking `read()` would stall its only event thread). Corpus "
-    "programs are run up to their first such op (counted as truncated); generated traces are "
-    "cut there.\n\n";
+    "carries (≤ 4096: DPDK's blocking `read()` would stall its only event thread).";
 
-void write_report(const Campaign& c, const DpdkEnvironment& env, double seconds,
-                  const std::string& command) {
-  std::ostringstream r;
-  r << "# DPDK peer: the vhost-user model against DPDK's librte_vhost\n\n"
-    << "Generated by `" << command
-    << "` (peers/dpdk/, tools/lockstep_main.cc `peer`). The "
-       "random phase is seeded; what fits in the time budget depends on the machine.\n\n"
-    << "## Environment\n\n| | |\n|---|---|\n"
-    << "| DPDK (`pkg-config --modversion libdpdk`) | "
-    << (env.version.empty() ? "not found" : env.version) << " |\n"
-    << "| kernel (`uname -r`) | `" << env.kernel << "` |\n"
-    << "| peer binary | `"
-    << (env.binary.empty() ? "(not built)" : fs::path(env.binary).filename().string()) << "` |\n"
-    << "| peer | "
-    << (env.unavailable.empty() ? "started (one process for the whole run)" : env.unavailable)
-    << " |\n"
-    << "| random phase | " << seconds << " s, seed " << c.options.seed << ", profile `"
-    << c.options.profile << "` |\n\n"
-    << "## What is compared\n\n"
-    << kCompared << "## Traces run and agreement\n\n"
-    << "Corpus: `corpus/programs/vhost_postcopy/*.txt`, each run under both `dpdk-22.11` and "
-       "`spec` (whatever profile the program was written for). Generated: "
-       "`vhost::decode_input` over random bytes (half with the negotiation preamble), cut "
-       "before the first op the peer cannot take.\n\n"
-    << "| profile | phase | traces run | ops | agree | disagree | agreement | truncated | "
-       "skipped |\n|---|---|---|---|---|---|---|---|---|\n";
-  for (const auto& [key, t] : c.tallies) {
-    char rate[32];
-    std::snprintf(rate, sizeof rate, "%.2f%%", t.traces ? 100.0 * t.agree / t.traces : 0.0);
-    const auto bar = key.find(" | ");
-    r << "| " << key.substr(0, bar) << " | " << key.substr(bar + 3) << " | " << t.traces << " | "
-      << t.ops << " | " << t.agree << " | " << t.disagree << " | " << rate << " | " << t.truncated
-      << " | " << t.skipped << " |\n";
-  }
-  r << "\n";
-  for (const auto& n : c.notes) r << "- " << n << "\n";
-  r << "\n## Distinct disagreements (" << c.findings.size() << ")\n\n"
-    << "Each is shrunk (greedy op deletion while the same signature persists) and deduplicated "
-       "by signature (profile, op, field). Classification: (a) documented deviation — a "
-       "dpdk-22.11 profile switch explains it; (b) model bug; (c) DPDK defect or spec "
-       "deviation; (?) unexplained.\n\n";
-  if (c.findings.empty()) r << "None.\n\n";
-  int n = 0;
-  for (const auto& [sig, f] : c.findings) {
-    r << "### " << ++n << ". (" << f.cls.kind << ") `" << sig << "`\n\n"
-      << f.cls.why << "\n\nSeen " << f.hits << " time(s); first found by " << f.origin
-      << "; written to `" << f.file << "`.\n\n```\n"
-      << f.check.side_by_side << "# peer /proc/PID/fd at trace start: " << to_string(f.check.before)
-      << "\n# peer /proc/PID/fd after finish():  " << to_string(f.check.after)
-      << "  (model fds_left_open " << f.check.fds_left_open << ")\n```\n\n";
-  }
-  r << "## Skipped\n\n| reason | traces cut or skipped |\n|---|---|\n";
-  for (const auto& [why, count] : c.skip_reasons) r << "| " << why << " | " << count << " |\n";
-  r << "\n";
-  fs::path path(c.options.report_path);
-  if (path.has_parent_path()) fs::create_directories(path.parent_path());
-  std::ofstream(path) << r.str();
-}
+constexpr const char* kTraces =
+    "Generated traces: `vhost::decode_input` over random bytes, half with the negotiation "
+    "preamble.";
 
 // Hand triage of the disagreements the dpdk-22.11 profile has with DPDK (docs/peers/dpdk.md).
 Classification triage(const Trace& minimal, const PeerCheck& check) {
@@ -333,12 +170,12 @@ PeerCheck check_trace(const Trace& trace, const std::string& profile, DpdkPeer& 
     c.verdict = run<DpdkProtocol>(trace.ops, model, target, RunOptions{.check_fds = false});
   } catch (const std::exception& e) {
     peer.restart();
-    c.skipped = DpdkSkip{0, std::string("peer unresponsive or dead, restarted: ") + e.what()};
+    c.skipped = Skip{0, std::string("peer unresponsive or dead, restarted: ") + e.what()};
     return c;
   }
   if (!peer.alive()) {
     peer.restart();
-    c.skipped = DpdkSkip{0, "peer died during the trace, restarted"};
+    c.skipped = Skip{0, "peer died during the trace, restarted"};
     return c;
   }
   c.before = target.baseline();
@@ -356,26 +193,6 @@ PeerCheck check_trace(const Trace& trace, const std::string& profile, DpdkPeer& 
   if (c.verdict.divergence) c.signature = profile + ": " + c.verdict.divergence->signature;
   c.side_by_side = side_by_side<DpdkProtocol>(profile, trace.ops, c.verdict);
   return c;
-}
-
-Trace shrink(const Trace& trace, const std::string& profile, DpdkPeer& peer,
-             const std::string& signature) {
-  Trace best = trace;
-  best.notes.clear();
-  for (bool progress = true; progress;) {
-    progress = false;
-    for (size_t i = best.ops.size(); i-- > 0;) {
-      if (best.ops.size() <= 1) break;
-      Trace candidate = best;
-      candidate.ops.erase(candidate.ops.begin() + static_cast<long>(i));
-      PeerCheck c = check_trace(candidate, profile, peer);
-      if (!c.skipped && c.signature == signature) {
-        best = std::move(candidate);
-        progress = true;
-      }
-    }
-  }
-  return best;
 }
 
 Classification classify(const Trace& minimal, const std::string& profile, DpdkPeer& peer,
@@ -434,103 +251,50 @@ Classification classify(const Trace& minimal, const std::string& profile, DpdkPe
   return triage(minimal, check);
 }
 
-int run_dpdk_peer(const PeerOptions& options) {
-  const DpdkEnvironment env = probe_dpdk_environment();
-  auto unavailable = [&](const std::string& why) {
-    std::fprintf(stderr, "lockstep peer dpdk: the DPDK peer cannot run here: %s\n", why.c_str());
-    if (!options.report_path.empty()) {
-      fs::path path(options.report_path);
-      if (path.has_parent_path()) fs::create_directories(path.parent_path());
-      std::ofstream(path) << "# DPDK peer: the vhost-user model against DPDK's librte_vhost\n\n"
-                          << "**Not run: " << why
-                          << ".** DPDK (`pkg-config --modversion "
-                             "libdpdk`): "
-                          << (env.version.empty() ? "not found" : env.version) << "; kernel `"
-                          << env.kernel << "`.\n";
-    }
-    return 3;
+// ---- binding -----------------------------------------------------------------------------------
+
+ReportText DpdkBinding::report_text(const Environment& env, const PeerOptions&) {
+  ReportText t;
+  t.title = "DPDK peer: the vhost-user model against DPDK's librte_vhost";
+  t.environment = {
+      {"DPDK (`pkg-config --modversion libdpdk`)", env.version.empty() ? "not found" : env.version},
+      {"kernel (`uname -r`)", "`" + env.kernel + "`"},
+      {"peer binary",
+       "`" + (env.binary.empty() ? "(not built)" : fs::path(env.binary).filename().string()) + "`"},
+      {"peer",
+       env.unavailable.empty() ? "started (one process for the whole run)" : env.unavailable},
   };
-  if (!env.unavailable.empty()) return unavailable(env.unavailable);
-  const vhost::Profile* chosen = vhost::find_profile(options.profile);
-  if (!chosen || chosen->mutant) {
-    std::fprintf(stderr, "lockstep peer dpdk: unknown profile '%s' (dpdk-22.11, spec, ...)\n",
-                 options.profile.c_str());
-    return 2;
-  }
-  std::optional<DpdkPeer> peer;
-  try {
-    peer.emplace(env.binary);
-  } catch (const std::exception& e) {
-    return unavailable(e.what());
-  }
-  Campaign c{options, *peer, {}, {}, {}, {}};
-  std::vector<std::string> profiles = {"dpdk-22.11", "spec"};
-  if (std::find(profiles.begin(), profiles.end(), options.profile) == profiles.end())
-    profiles.push_back(options.profile);
-  const std::vector<Program> programs =
-      load_programs(fs::path(options.corpus_root) / "programs" / "vhost_postcopy");
-  for (const auto& profile : profiles) {
-    size_t whole = 0, cut = 0, none = 0;
-    for (const auto& program : programs) {
-      Trace t = program.trace;
-      t.profile = profile;
-      t.notes.clear();
-      if (auto skip = first_unsupported(t)) {
-        t.ops.resize(skip->index);
-        c.skip_reasons[skip->reason]++;
-        if (t.ops.empty()) {
-          none++;
-          c.tallies[profile + " | corpus"].skipped++;
-          continue;
-        }
-        cut++;
-        c.tallies[profile + " | corpus"].truncated++;
-      } else {
-        whole++;
-      }
-      c.record(t, "corpus", "corpus program " + program.name);
-    }
-    c.notes.push_back("corpus under " + profile + ": " + std::to_string(programs.size()) +
-                      " programs, " + std::to_string(whole) + " run whole, " + std::to_string(cut) +
-                      " run up to their first op the peer cannot take, " + std::to_string(none) +
-                      " with nothing runnable");
-  }
-  std::mt19937_64 rng(options.seed);
-  const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + std::chrono::duration<double>(options.seconds);
-  size_t n = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    Trace t = generate(rng, options.profile);
-    if (t.ops.empty()) continue;
-    c.record(
-        t, "generated",
-        "generated trace #" + std::to_string(n++) + " (seed " + std::to_string(options.seed) + ")");
-  }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("\n%-12s %-10s %8s %8s %8s %9s %9s %8s\n", "profile", "phase", "traces", "ops",
-              "agree", "disagree", "truncated", "skipped");
-  for (const auto& [key, t] : c.tallies) {
-    const auto bar = key.find(" | ");
-    std::printf("%-12s %-10s %8zu %8zu %8zu %9zu %9zu %8zu\n", key.substr(0, bar).c_str(),
-                key.substr(bar + 3).c_str(), t.traces, t.ops, t.agree, t.disagree, t.truncated,
-                t.skipped);
-  }
-  size_t unexplained = 0;
-  for (const auto& [sig, f] : c.findings) {
-    std::printf("  (%c) %s -> %s\n", f.cls.kind, sig.c_str(), f.file.c_str());
-    unexplained += f.cls.kind == '?';
-  }
-  if (!options.report_path.empty()) {
-    char secs[32];
-    std::snprintf(secs, sizeof secs, "%g", options.seconds);
-    const std::string command = "lockstep peer dpdk --profile " + options.profile + " --seconds " +
-                                secs + " --report " + options.report_path + " --findings " +
-                                options.findings_dir;
-    write_report(c, env, seconds, command);
-    std::printf("report: %s\n", options.report_path.c_str());
-  }
-  return unexplained ? 1 : 0;
+  t.compared = kCompared;
+  t.traces = kTraces;
+  t.signature = "profile, op, field";
+  return t;
+}
+
+DpdkBinding::DpdkBinding(const PeerOptions&, const Environment& env)
+    : owned_(std::make_unique<DpdkPeer>(env.binary)), peer_(owned_.get()) {}
+
+std::optional<Trace> DpdkBinding::without(const Trace& trace, size_t i) {
+  Trace out = trace;
+  out.ops.erase(out.ops.begin() + static_cast<long>(i));
+  return out;
+}
+
+std::string DpdkBinding::evidence(const Check& check) {
+  return "# peer /proc/PID/fd at trace start: " + to_string(check.before) +
+         "\n# peer /proc/PID/fd after finish():  " + to_string(check.after) +
+         "  (model fds_left_open " + std::to_string(check.fds_left_open) + ")\n";
+}
+
+// decode_input over random bytes, cut at the first op the peer cannot take (skip filter).
+Trace DpdkBinding::generate(std::mt19937_64& rng, const std::string& profile) {
+  Trace t = vhost::decode_input(random_bytes(rng));
+  t.profile = profile;
+  if (auto skip = first_unsupported(t)) t.ops.resize(skip->index);
+  return t;
+}
+
+int run_dpdk_peer(const PeerOptions& options) {
+  return run_peer_campaign<DpdkBinding>(options);
 }
 
 }  // namespace lockstep::peers::dpdk

@@ -1,0 +1,213 @@
+#include "peers/campaign.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace lockstep::peers {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string number(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", x);
+  return buf;
+}
+
+std::string percent(size_t part, size_t whole) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", whole ? 100.0 * part / whole : 0.0);
+  return buf;
+}
+
+// "profile | phase" -> {profile, phase}
+std::pair<std::string, std::string> split_key(const std::string& key) {
+  const auto bar = key.find(" | ");
+  return {key.substr(0, bar), key.substr(bar + 3)};
+}
+
+// `a`, `b` and `c`
+std::string listed(std::span<const std::string> items) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == items.size() ? " and " : ", ") + ("`" + items[i] + "`");
+  return out;
+}
+
+std::string command_line(const PeerInfo& peer, const PeerOptions& o) {
+  return std::string("lockstep peer ") + peer.name + " --profile " + o.profile + " --seconds " +
+         number(o.seconds) + (o.seed == 1 ? "" : " --seed " + std::to_string(o.seed)) +
+         " --report " + o.report_path + " --findings " + o.findings_dir;
+}
+
+// A block of markdown followed by one blank line, however its text ends.
+void block(std::ostream& out, std::string_view text) {
+  while (text.ends_with('\n')) text.remove_suffix(1);
+  out << text << "\n\n";
+}
+
+void section(std::ostream& out, const std::string& heading, std::string_view body) {
+  out << "## " << heading << "\n\n";
+  block(out, body);
+}
+
+void environment_table(std::ostream& out, const ReportText& text) {
+  out << "## Environment\n\n| | |\n|---|---|\n";
+  for (const auto& [what, value] : text.environment)
+    out << "| " << what << " | " << value << " |\n";
+}
+
+void traces_section(std::ostream& out, const PeerInfo& peer, const PeerOptions& options,
+                    const ReportText& text, const Results& results) {
+  std::vector<std::string> dirs;
+  for (const char* dir : peer.corpus_dirs)
+    dirs.push_back("corpus/programs/" + std::string(dir) + "/*.txt");
+  out << "## Traces run and agreement\n\n"
+      << "Corpus programs (" << listed(dirs) << ") are run under "
+      << listed(corpus_profiles(peer, options.profile))
+      << ", whatever profile each was written for; the generated phase runs under `"
+      << options.profile << "` only. " << text.traces
+      << " Both are cut before the first op the peer cannot take: a corpus program cut there "
+         "counts as truncated, one with nothing left as skipped.\n\n"
+      << "| profile | phase | traces run | ops | agree | disagree | agreement | truncated | "
+         "skipped |\n|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& [key, t] : results.tallies) {
+    const auto [profile, phase] = split_key(key);
+    out << "| " << profile << " | " << phase << " | " << t.traces << " | " << t.ops << " | "
+        << t.agree << " | " << t.disagree << " | " << percent(t.agree, t.traces) << " | "
+        << t.truncated << " | " << t.skipped << " |\n";
+  }
+  out << "\n";
+  for (const auto& note : results.corpus_notes) out << "- " << note << "\n";
+  out << "\n";
+}
+
+void findings_section(std::ostream& out, const PeerInfo& peer, const ReportText& text,
+                      const Results& results) {
+  out << "## Distinct disagreements (" << results.findings.size() << ")\n\n"
+      << "Each is shrunk (greedy op deletion while the same signature persists; when the shrunk "
+         "trace no longer shows it, the unshrunk trace is kept) and deduplicated by signature ("
+      << text.signature << "). Classification: (a) documented deviation — a " << peer.profile
+      << " profile switch explains it; (b) model bug; (c) " << peer.noun
+      << " defect or spec deviation; (?) unexplained.\n\n";
+  if (results.findings.empty()) out << "None.\n\n";
+  int n = 0;
+  for (const auto& [signature, f] : results.findings)
+    out << "### " << ++n << ". (" << f.cls.kind << ") `" << signature << "`\n\n"
+        << f.cls.why << "\n\nSeen " << f.hits << " time(s); first found by " << f.origin
+        << "; written to `" << f.file << "`.\n\n```\n"
+        << f.evidence << "```\n\n";
+}
+
+void unreachable_section(std::ostream& out, const ReportText& text, const Results& results) {
+  out << "## Paths that could not be reached\n\n"
+      << "| reason | traces cut or skipped |\n|---|---|\n";
+  for (const auto& [why, count] : results.skip_reasons)
+    out << "| " << why << " | " << count << " |\n";
+  out << "\n";
+  if (!text.unreachable.empty()) block(out, text.unreachable);
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  const fs::path p(path);
+  if (p.has_parent_path()) fs::create_directories(p.parent_path());
+  std::ofstream(p) << text;
+}
+
+void write_report(const PeerInfo& peer, const PeerOptions& options, const ReportText& text,
+                  const Results& results) {
+  std::ostringstream r;
+  r << "# " << text.title << "\n\n"
+    << "Generated by `" << command_line(peer, options) << "` (peers/campaign.h, peers/" << peer.name
+    << "/, tools/lockstep_main.cc `peer`). Regenerate with the same command; the random phase "
+       "is seeded, but what fits in the time budget depends on the machine.\n\n";
+  environment_table(r, text);
+  r << "| random phase | " << results.generated_seconds << " s, seed " << options.seed
+    << ", profile `" << options.profile << "` |\n\n";
+  section(r, "What is compared", text.compared);
+  for (const auto& [heading, body] : text.sections) section(r, heading, body);
+  traces_section(r, peer, options, text, results);
+  findings_section(r, peer, text, results);
+  unreachable_section(r, text, results);
+  write_file(options.report_path, r.str());
+}
+
+void print_summary(const Results& results) {
+  std::printf("\n%-12s %-10s %8s %8s %8s %9s %9s %8s\n", "profile", "phase", "traces", "ops",
+              "agree", "disagree", "truncated", "skipped");
+  for (const auto& [key, t] : results.tallies) {
+    const auto [profile, phase] = split_key(key);
+    std::printf("%-12s %-10s %8zu %8zu %8zu %9zu %9zu %8zu\n", profile.c_str(), phase.c_str(),
+                t.traces, t.ops, t.agree, t.disagree, t.truncated, t.skipped);
+  }
+  for (const auto& [signature, f] : results.findings)
+    std::printf("  (%c) %s -> %s\n", f.cls.kind, signature.c_str(), f.file.c_str());
+}
+
+}  // namespace
+
+std::vector<std::string> corpus_profiles(const PeerInfo& peer, const std::string& chosen) {
+  std::vector<std::string> out(peer.corpus_profiles.begin(), peer.corpus_profiles.end());
+  if (std::find(out.begin(), out.end(), chosen) == out.end()) out.push_back(chosen);
+  return out;
+}
+
+PeerOptions with_defaults(const PeerInfo& peer, PeerOptions options) {
+  if (options.profile.empty()) options.profile = peer.profile;
+  if (options.findings_dir.empty()) options.findings_dir = std::string("findings/") + peer.name;
+  return options;
+}
+
+int cannot_run(const PeerInfo& peer, const PeerOptions& options, const ReportText& text,
+               const std::string& why) {
+  std::fprintf(stderr, "lockstep peer %s: the %s peer cannot run here: %s\n", peer.name, peer.noun,
+               why.c_str());
+  if (!options.report_path.empty()) {
+    std::ostringstream r;
+    r << "# " << text.title << "\n\n**Not run: " << why << ".**\n\n";
+    environment_table(r, text);
+    write_file(options.report_path, r.str());
+  }
+  return 3;
+}
+
+int unknown_profile(const PeerInfo& peer, const PeerOptions& options) {
+  std::fprintf(stderr, "lockstep peer %s: unknown profile '%s' (%s)\n", peer.name,
+               options.profile.c_str(), peer.profiles);
+  return 2;
+}
+
+std::string corpus_note(const std::string& profile, size_t programs, size_t whole, size_t cut,
+                        size_t none) {
+  return "corpus under " + profile + ": " + std::to_string(programs) + " programs, " +
+         std::to_string(whole) + " run whole, " + std::to_string(cut) +
+         " run up to their first op the peer cannot take, " + std::to_string(none) +
+         " with nothing runnable";
+}
+
+void write_finding(Finding& f, const std::string& findings_dir, const std::string& profile,
+                   size_t n) {
+  fs::create_directories(findings_dir);
+  f.file = (fs::path(findings_dir) / (profile + "-" + std::to_string(n) + ".txt")).string();
+  std::ofstream(f.file) << f.evidence << "# classification (" << f.cls.kind << "): " << f.cls.why
+                        << "\n# found by: " << f.origin << "\n";
+  std::printf("finding %s: %s\n  (%c) %s\n", f.file.c_str(), f.signature.c_str(), f.cls.kind,
+              f.cls.why.c_str());
+  std::fflush(stdout);
+}
+
+int finish(const PeerInfo& peer, const PeerOptions& options, const ReportText& text,
+           const Results& results) {
+  print_summary(results);
+  if (!options.report_path.empty()) {
+    write_report(peer, options, text, results);
+    std::printf("report: %s\n", options.report_path.c_str());
+  }
+  for (const auto& [signature, f] : results.findings)
+    if (f.cls.kind == '?') return 1;
+  return 0;
+}
+
+}  // namespace lockstep::peers

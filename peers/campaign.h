@@ -1,0 +1,288 @@
+// The campaign every real peer runs (`lockstep peer NAME`), written once and generic over a peer
+// binding the way tools/campaign.cc is generic over tools/bindings.h: the corpus programs under
+// each corpus profile, then seeded generated traces for a time budget; every disagreement is
+// shrunk, deduplicated by signature, classified, written as a readable program, counted in a
+// summary table and, on request, in a reviewer-facing markdown report.
+//
+// A binding B (peers/kvm/kvm_campaign.h, peers/dpdk/dpdk_campaign.h) supplies:
+//   types     (BindingTypes) Trace (lockstep::Trace<Op>), Check (skipped: optional<Skip>,
+//             signature: "" when model and peer agree, side_by_side), Environment
+//             (unavailable: "" = can run)
+//   constant  kInfo (PeerInfo: names, corpus dirs and corpus profiles)
+//   static    probe() -> Environment; runs_profile(name); parse(text) -> Trace;
+//             report_text(Environment, PeerOptions) -> ReportText (the peer's own prose)
+//   B(const PeerOptions&, const Environment&)   throws std::exception when the peer cannot start
+//   in_profile(program, profile) -> Trace   a corpus program in the numbers of `profile`
+//   first_skip(trace) -> optional<Skip>     the first op the peer cannot take
+//   check(trace) -> Check                   model (trace.profile) vs the peer
+//   without(trace, i) -> optional<Trace>    the trace minus op i, or nullopt if that is no trace
+//   classify(minimal, check) -> Classification
+//   generate(rng, profile) -> Trace         one random trace, already cut at first_skip
+//   evidence(check) -> string               what the peer showed besides the side-by-side
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/program_files.h"
+#include "peers/skip.h"
+
+namespace lockstep::peers {
+
+// How a disagreement is explained; unclassified until triage says otherwise.
+struct Classification {
+  char kind = '?';  // 'a' documented deviation (a profile switch explains it), 'b' model bug,
+                    // 'c' peer defect or spec deviation, '?' unexplained: needs triage
+  std::string why;
+};
+
+struct PeerOptions {
+  std::string profile;  // "" = the profile that models the peer (PeerInfo::profile)
+  double seconds = 10;  // the generated phase
+  uint64_t seed = 1;
+  std::string corpus_root = "corpus";
+  std::string findings_dir;  // "" = findings/<peer>
+  std::string report_path;   // "" = no report
+  // KVM only: run the chosen profile's traces through the MSHV <-> KVM number swap
+  // (peers/kvm/mapping.h); unset = on for mshv-* profiles, off for kvm. The DPDK peer speaks
+  // one vocabulary and has nothing to swap.
+  std::optional<bool> type_map;
+};
+
+// A peer's names, as messages, paths and reports spell them, and where its corpus is.
+struct PeerInfo {
+  const char* name;      // "kvm": `lockstep peer kvm`, peers/kvm/, findings/kvm
+  const char* noun;      // "KVM": "the KVM peer cannot run here", "(c) KVM defect"
+  const char* profile;   // "kvm": the profile that models the peer, and the default one
+  const char* profiles;  // the profiles worth naming when an unknown one is asked for
+  std::span<const char* const> corpus_dirs;      // under <corpus root>/programs/
+  std::span<const char* const> corpus_profiles;  // each corpus program runs under each
+};
+
+// The peer's own prose and facts; write_report lays out everything else.
+struct ReportText {
+  std::string title;
+  std::vector<std::pair<std::string, std::string>> environment;  // table rows
+  std::string compared;                                          // "What is compared"
+  std::vector<std::pair<std::string, std::string>> sections;     // more (heading, body)
+  std::string traces;       // how this peer's corpus and generated traces are made
+  std::string signature;    // what a signature is made of
+  std::string unreachable;  // paths no trace reaches on this peer ("" = none known)
+};
+
+struct Tally {
+  size_t traces = 0, ops = 0, agree = 0, disagree = 0, skipped = 0, truncated = 0;
+};
+
+struct Finding {
+  std::string signature, origin, file;
+  std::string evidence;  // the trace kept, side by side, and what the peer showed besides
+  Classification cls;
+  size_t hits = 0;
+};
+
+struct Results {
+  std::map<std::string, Tally> tallies;        // by "profile | phase"
+  std::map<std::string, Finding> findings;     // by signature
+  std::map<std::string, size_t> skip_reasons;  // traces cut or skipped, by reason
+  std::vector<std::string> corpus_notes;
+  double generated_seconds = 0;
+};
+
+// The three types a binding names; a binding derives from BindingTypes<...>.
+template <class TraceType, class CheckType, class EnvironmentType>
+struct BindingTypes {
+  using Trace = TraceType;
+  using Check = CheckType;
+  using Environment = EnvironmentType;
+};
+
+template <class Trace>
+struct Program {
+  std::string name;  // "<dir>/<file>.txt"
+  Trace trace;
+};
+
+// ---- the parts that need no binding (campaign.cc) ----------------------------------------------
+
+// `options` with the peer's defaults filled in.
+PeerOptions with_defaults(const PeerInfo& peer, PeerOptions options);
+// Says why on stderr and, when a report was asked for, writes one saying it was not run. 3.
+int cannot_run(const PeerInfo& peer, const PeerOptions& options, const ReportText& text,
+               const std::string& why);
+int unknown_profile(const PeerInfo& peer, const PeerOptions& options);  // 2
+// The peer's corpus profiles, then the chosen one if it is not among them.
+std::vector<std::string> corpus_profiles(const PeerInfo& peer, const std::string& chosen);
+std::string corpus_note(const std::string& profile, size_t programs, size_t whole, size_t cut,
+                        size_t none);
+// Names f.file (the n-th finding of the campaign), writes it, and says so on stdout.
+void write_finding(Finding& f, const std::string& findings_dir, const std::string& profile,
+                   size_t n);
+// The summary table on stdout, the report when asked for; 0 when every disagreement is
+// classified, 1 when any is unexplained ('?').
+int finish(const PeerInfo& peer, const PeerOptions& options, const ReportText& text,
+           const Results& results);
+
+// ---- the parts that run the peer ---------------------------------------------------------------
+
+// Greedy op deletion while the same signature persists.
+template <class B>
+typename B::Trace shrink(B& binding, const typename B::Trace& trace, const std::string& signature) {
+  typename B::Trace best = trace;
+  best.notes.clear();
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (size_t i = best.ops.size(); i-- > 0;) {
+      if (best.ops.size() <= 1) break;
+      std::optional<typename B::Trace> candidate = binding.without(best, i);
+      if (!candidate) continue;
+      const typename B::Check c = binding.check(*candidate);
+      if (!c.skipped && c.signature == signature) {
+        best = std::move(*candidate);
+        progress = true;
+      }
+    }
+  }
+  return best;
+}
+
+template <class B>
+std::vector<Program<typename B::Trace>> load_corpus(const std::filesystem::path& root) {
+  std::vector<Program<typename B::Trace>> out;
+  for (const char* dir : B::kInfo.corpus_dirs)
+    for (const auto& [file, text] : read_programs(root / "programs" / dir))
+      out.push_back({std::string(dir) + "/" + file.filename().string(), B::parse(text)});
+  return out;
+}
+
+template <class B>
+class Campaign {
+ public:
+  using Trace = typename B::Trace;
+
+  Campaign(const PeerOptions& options, B& binding) : options_(options), binding_(binding) {}
+
+  // Every corpus program under each corpus profile (and the chosen one), run up to its first
+  // op the peer cannot take.
+  void run_corpus() {
+    const auto programs = load_corpus<B>(options_.corpus_root);
+    for (const auto& profile : corpus_profiles(B::kInfo, options_.profile)) {
+      size_t whole = 0, cut = 0, none = 0;
+      auto tally = [&]() -> Tally& { return results_.tallies[profile + " | corpus"]; };
+      for (const auto& program : programs) {
+        Trace t = binding_.in_profile(program.trace, profile);
+        t.profile = profile;
+        t.notes.clear();
+        if (auto skip = binding_.first_skip(t)) {
+          t.ops.resize(skip->index);
+          results_.skip_reasons[skip->reason]++;
+          if (t.ops.empty()) {
+            none++;
+            tally().skipped++;
+            continue;
+          }
+          cut++;
+          tally().truncated++;
+        } else {
+          whole++;
+        }
+        record(t, "corpus", "corpus program " + program.name);
+      }
+      results_.corpus_notes.push_back(corpus_note(profile, programs.size(), whole, cut, none));
+    }
+  }
+
+  // Seeded generated traces under the chosen profile until the time budget is spent.
+  void run_generated() {
+    std::mt19937_64 rng(options_.seed);
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline = start + std::chrono::duration<double>(options_.seconds);
+    size_t n = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      Trace t = binding_.generate(rng, options_.profile);
+      if (t.ops.empty()) continue;
+      record(t, "generated",
+             "generated trace #" + std::to_string(n++) + " (seed " + std::to_string(options_.seed) +
+                 ")");
+    }
+    results_.generated_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+
+  const Results& results() const { return results_; }
+
+ private:
+  void record(const Trace& trace, const std::string& phase, const std::string& origin) {
+    Tally& tally = results_.tallies[trace.profile + " | " + phase];
+    typename B::Check c = binding_.check(trace);
+    if (c.skipped) {
+      tally.skipped++;
+      results_.skip_reasons[c.skipped->reason]++;
+      return;
+    }
+    tally.traces++;
+    tally.ops += trace.ops.size();
+    if (c.signature.empty()) {
+      tally.agree++;
+      return;
+    }
+    tally.disagree++;
+    const std::string signature = c.signature;
+    if (auto it = results_.findings.find(signature); it != results_.findings.end()) {
+      it->second.hits++;
+      return;
+    }
+    Trace minimal = shrink(binding_, trace, signature);
+    typename B::Check check = binding_.check(minimal);
+    if (check.signature != signature) {  // the peer is flaky here: keep what showed it
+      minimal = trace;
+      minimal.notes.clear();
+      check = std::move(c);
+    }
+    Finding f{signature,
+              origin,
+              "",
+              check.side_by_side + binding_.evidence(check),
+              binding_.classify(minimal, check),
+              1};
+    write_finding(f, options_.findings_dir, trace.profile, results_.findings.size());
+    results_.findings.emplace(signature, std::move(f));
+  }
+
+  const PeerOptions& options_;
+  B& binding_;
+  Results results_;
+};
+
+// The whole of `lockstep peer NAME`: 0 every disagreement classified, 1 any unexplained, 2 an
+// unknown profile, 3 the peer cannot run here.
+template <class B>
+int run_peer_campaign(const PeerOptions& given) {
+  const PeerOptions options = with_defaults(B::kInfo, given);
+  typename B::Environment env = B::probe();
+  if (!env.unavailable.empty())
+    return cannot_run(B::kInfo, options, B::report_text(env, options), env.unavailable);
+  if (!B::runs_profile(options.profile)) return unknown_profile(B::kInfo, options);
+  std::optional<B> binding;
+  try {
+    binding.emplace(options, env);
+  } catch (const std::exception& e) {
+    env.unavailable = e.what();
+    return cannot_run(B::kInfo, options, B::report_text(env, options), env.unavailable);
+  }
+  Campaign<B> campaign(options, *binding);
+  campaign.run_corpus();
+  campaign.run_generated();
+  return finish(B::kInfo, options, B::report_text(env, options), campaign.results());
+}
+
+}  // namespace lockstep::peers
