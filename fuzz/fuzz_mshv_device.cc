@@ -2,9 +2,10 @@
 // 64 ops per input, fd-accounting oracle at the end of every input.
 //
 // Input: byte 0 picks the profile (even: mshv-v1, odd: mshv-strict), then the ops
-// (core/mshv/codec.h). On a divergence it prints the program with both sides' outcomes and
-// aborts with a stable one-line signature ("lockstep: divergence mshv/CREATE_DEVICE/err"),
-// which crash deduplication keys on.
+// (core/mshv/codec.h). On a divergence it prints a stable one-line signature
+// ("lockstep: divergence mshv/CREATE_DEVICE/err") and then the program with both sides'
+// outcomes, and aborts through frames named after the op and the field (fuzz/crash_states.h),
+// so crash deduplication by signature and by stack agree.
 //
 // LOCKSTEP_IMPL_MUTANT=del-keeps-ref|no-dup-check|release-keeps-files runs a deliberately
 // broken impl: the negative ctest proves the oracle fires on it.
@@ -13,8 +14,8 @@
 #include <cstring>
 
 #include "core/mshv/codec.h"
-#include "core/report.h"
 #include "core/run.h"
+#include "fuzz/crash_states.h"
 #include "impl/mshv/device_layer.h"
 #include "impl/mshv/target.h"
 #include "model/mshv/model.h"
@@ -41,10 +42,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   mshv::ImplTarget target(trace.profile);
   lockstep_mshv_set_mutant(mutant);
   auto verdict = run<mshv::Protocol>(trace.ops, model, target, {.check_fds = true, .record = true});
-  if (!verdict.ok()) {
-    std::fputs(side_by_side<mshv::Protocol>(trace.profile, trace.ops, verdict).c_str(), stderr);
-    std::fprintf(stderr, "%s\n", verdict.divergence->signature.c_str());
-    std::abort();
-  }
+  if (!verdict.ok()) fuzz::abort_on_divergence<mshv::Protocol>(trace.profile, trace.ops, verdict);
   return 0;
 }

@@ -3,9 +3,10 @@
 // memfd regions; at most 64 ops per input; fd-accounting oracle at the end of every input.
 //
 // Input: byte 0 holds the fuzz options (bits 0-1: profile, bit 2: prefix the negotiation
-// preamble), then the ops (core/vhost/codec.h). On a divergence it prints the program with
-// both sides' outcomes and aborts with a stable one-line signature
-// ("lockstep: divergence vhost/POSTCOPY_END/reply.size"), which crash deduplication keys on.
+// preamble), then the ops (core/vhost/codec.h). On a divergence it prints a stable one-line
+// signature ("lockstep: divergence vhost/POSTCOPY_END/reply.size") and then the program with
+// both sides' outcomes, and aborts through frames named after the op and the field
+// (fuzz/crash_states.h), so crash deduplication by signature and by stack agree.
 //
 // LOCKSTEP_IMPL_MUTANT=end-keeps-uffd (or another of impl/vhost backend_profiles()'s mutants,
 // e.g. advise-second-uffd, disconnect-leaks-uffd) runs a deliberately broken back-end against
@@ -14,9 +15,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "core/report.h"
 #include "core/run.h"
 #include "core/vhost/codec.h"
+#include "fuzz/crash_states.h"
 #include "impl/vhost/target.h"
 #include "model/vhost/model.h"
 
@@ -37,10 +38,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   vhost::ImplTarget target(impl_profile(trace.profile));
   auto verdict =
       run<vhost::Protocol>(trace.ops, model, target, {.check_fds = true, .record = true});
-  if (!verdict.ok()) {
-    std::fputs(side_by_side<vhost::Protocol>(trace.profile, trace.ops, verdict).c_str(), stderr);
-    std::fprintf(stderr, "%s\n", verdict.divergence->signature.c_str());
-    std::abort();
-  }
+  if (!verdict.ok()) fuzz::abort_on_divergence<vhost::Protocol>(trace.profile, trace.ops, verdict);
   return 0;
 }
