@@ -12,6 +12,15 @@
 
 namespace lockstep {
 
+// A profile with every switch at its default: the start of a protocol's base profiles.
+template <class Profile>
+Profile named_profile(std::string name, std::string summary) {
+  Profile p;
+  p.name = std::move(name);
+  p.summary = std::move(summary);
+  return p;
+}
+
 // A negative variant: `base` with one switch turned on (or, without a switch, as the caller
 // changed it).
 template <class Profile>

@@ -6,9 +6,8 @@ namespace lockstep::mshv {
 namespace {
 
 Profile mshv_v1() {
-  Profile p;
-  p.name = "mshv-v1";
-  p.summary = "the series as posted: V1 06-07/13 = V3 05-06/11 (same mshv_vfio.c blob)";
+  auto p = named_profile<Profile>(
+      "mshv-v1", "the series as posted: V1 06-07/13 = V3 05-06/11 (same mshv_vfio.c blob)");
   p.create_request = uapi::kCreateDevice;  // U1
   p.set_request = uapi::kSetDeviceAttr;    // U1
   p.has_request = uapi::kHasDeviceAttr;    // U1; G1: no GET
@@ -26,9 +25,8 @@ Profile mshv_strict() {
 }
 
 Profile kvm() {
-  Profile p;
-  p.name = "kvm";
-  p.summary = "kvm-vfio through /dev/kvm: virt/kvm/kvm_main.c + virt/kvm/vfio.c";
+  auto p = named_profile<Profile>(
+      "kvm", "kvm-vfio through /dev/kvm: virt/kvm/kvm_main.c + virt/kvm/vfio.c");
   p.create_request = uapi::kKvmCreateDevice;  // U3
   p.set_request = uapi::kKvmSetDeviceAttr;    // U3
   p.has_request = uapi::kKvmHasDeviceAttr;    // U3

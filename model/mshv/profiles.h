@@ -43,14 +43,10 @@ struct Profile {
 
 // Shipped profiles: "mshv-v1", "mshv-strict", "kvm"; negative variants: "mutant-*".
 const ProfileList<Profile>& profiles();  // model/mshv/profiles.cc
-inline const Profile* find_profile(std::string_view name) {
-  return profiles().find(name);
-}
-inline std::vector<const Profile*> shipped_profiles() {
-  return profiles().shipped();
-}
-inline std::vector<const Profile*> mutant_profiles() {
-  return profiles().mutants();
-}
+// clang-format off
+inline const Profile* find_profile(std::string_view name) { return profiles().find(name); }
+inline std::vector<const Profile*> shipped_profiles() { return profiles().shipped(); }
+inline std::vector<const Profile*> mutant_profiles() { return profiles().mutants(); }
+// clang-format on
 
 }  // namespace lockstep::mshv

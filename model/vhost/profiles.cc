@@ -4,10 +4,8 @@ namespace lockstep::vhost {
 namespace {
 
 Profile spec() {
-  Profile p;
-  p.name = "spec";
-  p.summary = "docs/vhost-backend-rules.md: vhost-user.rst plus the choices where it is silent";
-  return p;
+  return named_profile<Profile>(
+      "spec", "docs/vhost-backend-rules.md: vhost-user.rst plus the choices where it is silent");
 }
 
 // DPDK 22.11 librte_vhost as registered with RTE_VHOST_USER_POSTCOPY_SUPPORT (DPDK
@@ -15,7 +13,9 @@ Profile spec() {
 Profile dpdk_22_11() {
   Profile p = spec();
   p.name = "dpdk-22.11";
-  p.summary = "DPDK 22.11 lib/vhost/vhost_user.c (docs/notes/dpdk-probe-this-machine.md, docs/peers/dpdk.md)";
+  p.summary =
+      "DPDK 22.11 lib/vhost/vhost_user.c (docs/notes/dpdk-probe-this-machine.md, "
+      "docs/peers/dpdk.md)";
   p.features = uapi::kDpdkFeatures;                   // probe: GET_FEATURES 0xd7c66ffcb
   p.protocol_features = uapi::kDpdkProtocolFeatures;  // probe: 0x10dbf
   p.queue_num = uapi::kDpdkQueueNum;                  // probe: GET_QUEUE_NUM 0x80

@@ -161,14 +161,10 @@ struct Profile {
 // Shipped profiles: "spec", "rfc-2018", "dpdk-22.11", "libvhost-user", "rust-vmm";
 // negative variants: "mutant-*".
 const ProfileList<Profile>& profiles();  // model/vhost/profiles.cc
-inline const Profile* find_profile(std::string_view name) {
-  return profiles().find(name);
-}
-inline std::vector<const Profile*> shipped_profiles() {
-  return profiles().shipped();
-}
-inline std::vector<const Profile*> mutant_profiles() {
-  return profiles().mutants();
-}
+// clang-format off
+inline const Profile* find_profile(std::string_view name) { return profiles().find(name); }
+inline std::vector<const Profile*> shipped_profiles() { return profiles().shipped(); }
+inline std::vector<const Profile*> mutant_profiles() { return profiles().mutants(); }
+// clang-format on
 
 }  // namespace lockstep::vhost

@@ -53,20 +53,31 @@ struct Exit {
   std::string out;  // stdout
 };
 
-// Runs the daemon to completion (for options that make it exit at once).
-Exit run_to_exit(std::vector<std::string> args) {
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return {};
+// Starts the daemon with `args`, its stdout on the returned pipe end (*out); `pass_fd` is
+// inherited (for --fd). The pid, or -1.
+pid_t spawn(std::vector<std::string> args, int* out, int pass_fd = -1) {
+  int pipe[2];
+  if (::pipe2(pipe, O_CLOEXEC) != 0) return -1;
   const pid_t pid = ::fork();
   if (pid == 0) {
-    ::dup2(out[1], 1);
+    ::dup2(pipe[1], 1);
+    if (pass_fd >= 0) ::fcntl(pass_fd, F_SETFD, 0);
     std::vector<char*> argv{const_cast<char*>(LOCKSTEP_VHOST_BACKEND)};
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     ::execv(LOCKSTEP_VHOST_BACKEND, argv.data());
     ::_exit(127);
   }
-  ::close(out[1]);
+  ::close(pipe[1]);
+  *out = pipe[0];
+  return pid;
+}
+
+// Runs the daemon to completion (for options that make it exit at once).
+Exit run_to_exit(std::vector<std::string> args) {
+  int out[1];
+  const pid_t pid = spawn(std::move(args), out);
+  if (pid < 0) return {};
   Exit e;
   char buf[256];
   for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) e.out.append(buf, n);
@@ -82,19 +93,9 @@ Exit run_to_exit(std::vector<std::string> args) {
 class Daemon {
  public:
   explicit Daemon(std::vector<std::string> args, int pass_fd = -1) {
-    int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) return;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], 1);
-      if (pass_fd >= 0) ::fcntl(pass_fd, F_SETFD, 0);  // inherited: --fd names it
-      std::vector<char*> argv{const_cast<char*>(LOCKSTEP_VHOST_BACKEND)};
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(LOCKSTEP_VHOST_BACKEND, argv.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
+    int out[1];
+    pid_ = spawn(std::move(args), out, pass_fd);
+    if (pid_ < 0) return;
     char buf[16] = {};
     pollfd p{out[0], POLLIN, 0};
     if (::poll(&p, 1, 5000) == 1 && ::read(out[0], buf, sizeof buf - 1) > 0) ready_ = buf;
