@@ -69,11 +69,11 @@ build() {
   local launcher=()
   if command -v ccache >/dev/null; then
     launcher=(CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache
-              "CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}" "CCACHE_BASEDIR=${CCACHE_BASEDIR:-}")
+              "CCACHE_DIR=${CCACHE_DIR:-${HOME:-$scratch}/.cache/ccache}" "CCACHE_BASEDIR=${CCACHE_BASEDIR:-}")
   fi
   echo "cfl-check: $job: build.sh (CC=$cc, LIB_FUZZING_ENGINE=$engine_link)"
   (cd "$dir/src/lockstep" &&
-    env -i PATH="$PATH" HOME="$HOME" "${launcher[@]}" AFL_QUIET=1 \
+    env -i PATH="$PATH" HOME="${HOME:-$scratch}" "${launcher[@]}" AFL_QUIET=1 \
       ASAN_OPTIONS=detect_leaks=0 CC="$cc" CXX="$cxx" CCC="$cxx" \
       CFLAGS="$cflags" CXXFLAGS="$cflags -stdlib=libc++" LIB_FUZZING_ENGINE="$engine_link" \
       SANITIZER="$sanitizer" FUZZING_ENGINE="$engine" ARCHITECTURE=x86_64 FUZZING_LANGUAGE=c++ \
