@@ -1,5 +1,5 @@
 // What the CLI needs to know about each protocol, in one place: its codecs, how to build its
-// model and its real target. Everything else in tools/ is generic over a Binding.
+// model and its real target, and its proofs. Everything else in tools/ is generic over a Binding.
 #pragma once
 #include <cstdint>
 #include <span>
@@ -17,6 +17,14 @@
 #include "model/mshv/model.h"
 #include "model/vhost/model.h"
 
+// The proof bindings (proofs/<protocol>/binding.h) need Z3: only `lockstep prove` includes them.
+namespace lockstep::mshv::proofs {
+struct ProofBinding;
+}
+namespace lockstep::vhost::proofs {
+struct ProofBinding;
+}
+
 namespace lockstep::tools {
 
 struct MshvBinding {
@@ -24,6 +32,7 @@ struct MshvBinding {
   using Trace = mshv::Trace;
   using Model = mshv::Model;
   using Target = mshv::ImplTarget;
+  using Proofs = mshv::proofs::ProofBinding;
   static constexpr std::string_view kName = "mshv";
   static constexpr std::string_view kCorpus = "mshv_device";
   static Trace decode(std::span<const uint8_t> bytes) { return mshv::decode_input(bytes); }
@@ -56,6 +65,7 @@ struct VhostBinding {
   using Trace = vhost::Trace;
   using Model = vhost::Model;
   using Target = vhost::ImplTarget;
+  using Proofs = vhost::proofs::ProofBinding;
   static constexpr std::string_view kName = "vhost";
   static constexpr std::string_view kCorpus = "vhost_postcopy";
   static Trace decode(std::span<const uint8_t> bytes) { return vhost::decode_input(bytes); }

@@ -13,9 +13,9 @@
 
 #include "peers/dpdk/dpdk_campaign.h"
 #include "peers/kvm/kvm_campaign.h"
-#include "proofs/mshv/prove.h"
 #include "tools/bindings.h"
 #include "tools/commands.h"
+#include "tools/prove.h"
 
 int main(int argc, char** argv) {
   using namespace lockstep::tools;
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
                      "profiles");
   peer_cmd->add_flag("--no-type-map", peer_no_type_map, "kvm: pass type and request numbers as-is");
 
-  lockstep::mshv::proofs::ProveOptions prove_options;
+  ProveOptions prove_options;
   auto* prove_cmd = app.add_subcommand(
       "prove", "k-induction / BMC of the model's invariants, every profile and mutant");
   prove_cmd->add_option("--protocol", prove_options.protocol, "mshv | vhost");
@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  if (*prove_cmd) return lockstep::mshv::proofs::prove_command(prove_options);
+  if (*prove_cmd) return prove(prove_options);
 
   if (*peer_cmd) {
     if (peer_type_map) peer.type_map = true;

@@ -2,9 +2,9 @@
 // every live device was created with the profile's VFIO type, and that type is below the
 // uAPI's MSHV_DEV_TYPE_MAX (kvm profile: KVM_DEV_TYPE_MAX of <linux/kvm.h>, since kvm-vfio's
 // type number 4 belongs to the KVM enumeration, not MSHV's).
-// The creation type is a ghost variable of the encoding (SymState::d_type), set when the
+// The creation type is a ghost variable of the encoding (SymDevice::type), set when the
 // device is linked. Bounds: proofs/mshv/encoding.h.
-// Plain induction (k = 1), no strengthening needed (pinned by tests/proofs/invariants_test.cc).
+// Plain induction (k = 1), no strengthening needed (pinned by tests/proofs/protocol_tests.h).
 // Expected runtime: k = 1, < 50 ms per profile; fails on mutant-no-type-check at depth 2.
 #include <linux/kvm.h>
 
@@ -15,7 +15,6 @@ namespace lockstep::mshv::proofs {
 
 Invariant device_type_valid() {
   Invariant inv;
-  inv.name = "device_type_valid";
   inv.clause = "every live device has the profile's VFIO type < DEV_TYPE_MAX";
   inv.state = [](Encoding& e, const SymState& s) {
     const Profile& p = e.profile();
@@ -25,10 +24,9 @@ Invariant device_type_valid() {
     z3::context& c = e.ctx();
     z3::expr ok = c.bool_val(p.vfio_type < max);
     for (int j = 0; j < kDevices; ++j)
-      ok = ok && z3::implies(s.d_live[j], s.d_type[j] == c.bv_val(p.vfio_type, 32));
+      ok = ok && z3::implies(s.devices[j].live, s.devices[j].type == c.bv_val(p.vfio_type, 32));
     return ok;
   };
-  inv.strengthened = false;  // plain induction suffices
   return inv;
 }
 

@@ -4,7 +4,7 @@
 // mshv-v1/kvm leave the device installed ("cleanup in fop_release") and mshv-strict rolls it
 // back (the device slot still records its partition).
 // A step property. Bounds: proofs/mshv/encoding.h.
-// Plain induction (k = 1), no strengthening needed (pinned by tests/proofs/invariants_test.cc).
+// Plain induction (k = 1), no strengthening needed (pinned by tests/proofs/protocol_tests.h).
 // Expected runtime: k = 1, < 100 ms per profile; fails
 // on mutant-test-creates at depth 2 (a TEST create with a read-only argument goes on to create
 // and then faults on the copy-back: the exception does not cover TEST).
@@ -17,16 +17,14 @@ namespace lockstep::mshv::proofs {
 
 Invariant failed_op_unchanged() {
   Invariant inv;
-  inv.name = "failed_op_unchanged";
   inv.clause = "failed op leaves state unchanged (except the copy-back EFAULT)";
   inv.step = [](Encoding& e, const StepView& v) {
     z3::context& c = e.ctx();
-    z3::expr copy_back = v.a.kind == kCreate &&
+    z3::expr copy_back = v.a.kind == static_cast<int>(OpKind::CreateDevice) &&
                          (v.a.flags & c.bv_val(uapi::kCreateDeviceTest, 32)) == 0 &&
-                         v.err == c.bv_val(EFAULT, 8) && v.a.mem != 2;
-    return z3::implies(v.err != 0 && !copy_back, semantic_equal(e, v.pre, v.post));
+                         v.r.err == c.bv_val(EFAULT, 8) && v.a.arg != 2;
+    return z3::implies(v.r.err != 0 && !copy_back, e.semantic_equal(v.pre, v.r.next));
   };
-  inv.strengthened = false;  // plain induction suffices
   return inv;
 }
 

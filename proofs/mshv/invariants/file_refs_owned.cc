@@ -4,7 +4,7 @@
 // (The encoding keeps references per device, so "exactly one owner" is: released devices own
 // none and the unowned counter stays 0.)
 // Bounds: proofs/mshv/encoding.h.
-// Plain induction (k = 1), no strengthening needed (pinned by tests/proofs/invariants_test.cc).
+// Plain induction (k = 1), no strengthening needed (pinned by tests/proofs/protocol_tests.h).
 // Expected runtime: k = 1, < 50 ms per profile; fails on mutant-del-keeps-ref and
 // mutant-release-keeps-files at depth 5.
 #include "proofs/mshv/invariant.h"
@@ -13,15 +13,14 @@ namespace lockstep::mshv::proofs {
 
 Invariant file_refs_owned() {
   Invariant inv;
-  inv.name = "file_refs_owned";
   inv.clause = "file references owned by live devices only; none leaked";
   inv.state = [](Encoding&, const SymState& s) {
-    z3::expr ok = s.leaked == 0;
+    z3::expr ok = s.leaked_file_refs == 0;
     for (int j = 0; j < kDevices; ++j)
-      for (int f = 0; f < kVfioFiles; ++f) ok = ok && z3::implies(!s.d_live[j], s.cnt[j][f] == 0);
+      for (int f = 0; f < kVfioFiles; ++f)
+        ok = ok && z3::implies(!s.devices[j].live, s.devices[j].files[f] == 0);
     return ok;
   };
-  inv.strengthened = false;  // plain induction suffices
   return inv;
 }
 

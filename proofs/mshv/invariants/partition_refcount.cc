@@ -14,19 +14,20 @@ namespace lockstep::mshv::proofs {
 
 Invariant partition_refcount() {
   Invariant inv;
-  inv.name = "partition_refcount";
   inv.clause = "partition refs == fd open + live devices";
   inv.state = [](Encoding& e, const SymState& s) {
     z3::context& c = e.ctx();
     z3::expr ok = c.bool_val(true);
     for (int i = 0; i < kPartitions; ++i) {
-      z3::expr sum = z3::ite(s.p_open[i], c.bv_val(1, 8), c.bv_val(0, 8));
+      z3::expr sum = z3::ite(s.partitions[i].fd_open, c.bv_val(1, 8), c.bv_val(0, 8));
       for (int j = 0; j < kDevices; ++j)
-        sum = sum + z3::ite(s.d_live[j] && s.d_part[j] == i, c.bv_val(1, 8), c.bv_val(0, 8));
-      ok = ok && s.p_refs[i] == sum;
+        sum = sum + z3::ite(s.devices[j].live && s.devices[j].partition == i, c.bv_val(1, 8),
+                            c.bv_val(0, 8));
+      ok = ok && s.partitions[i].refs == sum;
     }
     return ok;
   };
+  inv.strengthened = true;  // well_formed
   return inv;
 }
 

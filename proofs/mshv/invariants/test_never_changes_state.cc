@@ -2,7 +2,7 @@
 // a CREATE_DEVICE with the TEST flag creates nothing: whatever its result, the state after it
 // equals the state before it (up to handle numbering and the consumed armed fault).
 // A step property. Bounds: proofs/mshv/encoding.h.
-// Plain induction (k = 1), no strengthening needed (pinned by tests/proofs/invariants_test.cc).
+// Plain induction (k = 1), no strengthening needed (pinned by tests/proofs/protocol_tests.h).
 // Expected runtime: k = 1, < 50 ms per profile; fails on
 // mutant-test-creates at depth 2.
 #include "core/mshv/uapi.h"
@@ -12,14 +12,13 @@ namespace lockstep::mshv::proofs {
 
 Invariant test_never_changes_state() {
   Invariant inv;
-  inv.name = "test_never_changes_state";
   inv.clause = "CREATE_DEVICE with TEST leaves the state unchanged";
   inv.step = [](Encoding& e, const StepView& v) {
     z3::context& c = e.ctx();
-    z3::expr test = v.a.kind == kCreate && (v.a.flags & c.bv_val(uapi::kCreateDeviceTest, 32)) != 0;
-    return z3::implies(test, semantic_equal(e, v.pre, v.post));
+    z3::expr test = v.a.kind == static_cast<int>(OpKind::CreateDevice) &&
+                    (v.a.flags & c.bv_val(uapi::kCreateDeviceTest, 32)) != 0;
+    return z3::implies(test, e.semantic_equal(v.pre, v.r.next));
   };
-  inv.strengthened = false;  // plain induction suffices
   return inv;
 }
 

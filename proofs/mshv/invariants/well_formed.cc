@@ -10,13 +10,8 @@
 namespace lockstep::mshv::proofs {
 
 Invariant well_formed() {
-  Invariant inv;
-  inv.name = "well_formed";
-  inv.clause = "auxiliary: bounded state is well formed (slots beyond counts untouched)";
-  inv.state = [](Encoding& e, const SymState& s) { return e.well_formed(s); };
-  inv.strengthened = false;
-  inv.auxiliary = true;
-  return inv;
+  return lockstep::proofs::well_formed_invariant<Encoding>(
+      "auxiliary: bounded state is well formed (slots beyond counts untouched)");
 }
 
 }  // namespace lockstep::mshv::proofs

@@ -9,13 +9,12 @@ namespace lockstep::vhost::proofs {
 
 Invariant disconnect_releases() {
   Invariant inv;
-  inv.name = "disconnect_releases";
   inv.clause =
       "D1: when the connection goes down no uffd stays (none leaked by the disconnect) and no "
       "region stays mapped";
   inv.step = [](Encoding&, const StepView& v) {
     return z3::implies(v.pre.connected && !v.r.next.connected,
-                       !v.r.next.uffd && v.r.next.mapped == 0 && !v.r.disc_leak);
+                       !v.r.next.uffd && v.r.next.regions == 0 && !v.r.disconnect_leaked_uffd);
   };
   return inv;
 }

@@ -8,11 +8,11 @@ namespace lockstep::vhost::proofs {
 
 Invariant listen_after_advise() {
   Invariant inv;
-  inv.name = "listen_after_advise";
   inv.clause = "P5: LISTEN succeeds only after ADVISE (with a live uffd)";
   inv.step = [](Encoding&, const StepView& v) {
-    return z3::implies(v.a.kind == kListen && v.r.handled && v.r.next.listening && !v.pre.listening,
-                       v.pre.uffd);
+    return z3::implies(
+        v.a.is(ActionKind::PostcopyListen) && v.r.handled && v.r.next.listening && !v.pre.listening,
+        v.pre.uffd);
   };
   return inv;
 }

@@ -1,7 +1,7 @@
 // Clause: M3/W5/X12: held region fds = regions mapped <= 8 (registered regions are mapped ones)
 // Bounds: proofs/vhost/encoding.h (<= 8 regions, <= 12 fds per send, one message per op).
-// Held region fds = mapped + stale (fds of regions unmapped but not closed); the claim is
-// stale = 0 and mapped <= 8. Expected: k = 1, holds on every profile except
+// Held region fds = regions + stale_region_fds (fds of regions unmapped but not closed); the
+// claim is stale_region_fds = 0 and regions <= 8. Expected: k = 1, holds on every profile except
 // mutant-table-keeps-old-region-fds (a replacing SET_MEM_TABLE keeps the old fds: depth 2).
 #include "proofs/vhost/invariant.h"
 
@@ -9,12 +9,11 @@ namespace lockstep::vhost::proofs {
 
 Invariant region_fds_bounded() {
   Invariant inv;
-  inv.name = "region_fds_bounded";
   inv.clause =
       "M3/W5/X12: held region fds = regions mapped <= 8 (registered regions are mapped ones)";
   inv.state = [](Encoding& e, const SymState& s) {
-    return s.stale == 0 && z3::ule(s.mapped, e.ctx().bv_val(8, 4)) &&
-           z3::implies(s.reg, s.mapped != 0);
+    return s.stale_region_fds == 0 && z3::ule(s.regions, e.ctx().bv_val(8, 4)) &&
+           z3::implies(s.registered, s.regions != 0);
   };
   return inv;
 }

@@ -8,7 +8,6 @@ namespace lockstep::vhost::proofs {
 
 Invariant reply_flags() {
   Invariant inv;
-  inv.name = "reply_flags";
   inv.clause = "W8: every reply has flags exactly VERSION|REPLY (0x5)";
   inv.step = [](Encoding& e, const StepView& v) {
     return z3::implies(v.r.reply.has, v.r.reply.flags == e.ctx().bv_val(0x5, 32));

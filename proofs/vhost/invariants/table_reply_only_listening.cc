@@ -8,7 +8,6 @@ namespace lockstep::vhost::proofs {
 
 Invariant table_reply_only_listening() {
   Invariant inv;
-  inv.name = "table_reply_only_listening";
   inv.clause =
       "P6: the postcopy SET_MEM_TABLE reply (the table) is sent only in the listening phase";
   inv.step = [](Encoding& e, const StepView& v) {

@@ -9,7 +9,6 @@ namespace lockstep::vhost::proofs {
 
 Invariant uffd_iff_postcopy_phase() {
   Invariant inv;
-  inv.name = "uffd_iff_postcopy_phase";
   inv.clause =
       "X12/P4/P5: a live uffd exactly in the advised/listening/awaiting-ack/registered phases";
   inv.state = [](Encoding& e, const SymState& s) {

@@ -8,9 +8,10 @@ namespace lockstep::vhost::proofs {
 
 Invariant unused_fds_closed() {
   Invariant inv;
-  inv.name = "unused_fds_closed";
   inv.clause = "W6/P8: fds received on a request that takes none are all closed (never kept)";
-  inv.step = [](Encoding&, const StepView& v) { return v.r.next.lk_fd == v.pre.lk_fd; };
+  inv.step = [](Encoding&, const StepView& v) {
+    return v.r.next.leaked_other_fds == v.pre.leaked_other_fds;
+  };
   return inv;
 }
 

@@ -1,18 +1,18 @@
 // The vhost proofs' verdicts, pinned for EVERY profile: each invariant holds (k-induction) on
-// `spec`, and fails (shortest BMC counterexample) exactly on the profiles listed — mutants, and
-// third-party profiles where the failure is a legitimate finding about that back-end.
-#include <gtest/gtest.h>
+// `spec`, and fails (shortest BMC counterexample) exactly on the profiles listed: mutants, and
+// third-party profiles where the failure is a legitimate finding about that back-end. With the
+// tests every protocol has (tests/proofs/protocol_tests.h).
+#include "tests/proofs/protocol_tests.h"
 
-#include <map>
-#include <set>
+#include "proofs/vhost/binding.h"
 
-#include "proofs/vhost/prove.h"
-
-namespace lockstep::vhost::proofs {
+namespace lockstep::proofs::testing {
 namespace {
 
+using B = tools::VhostBinding;
+
 // invariant -> profiles on which it fails (everything else: holds).
-const std::map<std::string, std::set<std::string>> kExpectedFailures = {
+const ExpectedFailures kExpectedFailures = {
     {"well_formed", {}},
     // Findings: DPDK 22.11 / the 2018 RFC / libvhost-user overwrite postcopy_ufd on a repeated
     // ADVISE and leak the earlier uffd.
@@ -51,46 +51,13 @@ const std::map<std::string, std::set<std::string>> kExpectedFailures = {
     {"ack_before_register", {"rfc-2018", "dpdk-22.11", "mutant-no-ack-check"}},
 };
 
-std::vector<const Profile*> all_profiles() {
-  auto v = shipped_profiles();
-  for (auto* p : mutant_profiles()) v.push_back(p);
-  return v;
-}
-
 TEST(VhostProofs, VerdictsForEveryProfile) {
-  std::set<std::string> caught;
-  for (const Profile* p : all_profiles())
-    for (const Invariant& inv : all_invariants()) {
-      Result r = check(inv, *p);
-      bool fails = kExpectedFailures.at(inv.name).count(p->name) > 0;
-      EXPECT_EQ(r.status, fails ? Status::Fails : Status::Holds) << inv.name << " / " << p->name;
-      if (r.status == Status::Holds) {
-        EXPECT_EQ(r.k, 1) << inv.name << " / " << p->name;
-      }
-      if (r.status == Status::Fails) {
-        caught.insert(p->name);
-        ASSERT_TRUE(r.counterexample);
-        EXPECT_EQ(r.counterexample->ops.size(), static_cast<size_t>(r.k));
-      }
-    }
-  for (const Profile* p : mutant_profiles()) EXPECT_TRUE(caught.count(p->name)) << p->name;
-  EXPECT_EQ(kExpectedFailures.size(), all_invariants().size());
-}
-
-// Which invariants need the well_formed strengthening: without it the inductive step starts
-// from unreachable states (e.g. disconnected yet listening) and finds no proof up to k = 3.
-TEST(VhostProofs, StrengtheningIsNeededWhereTheFilesSaySo) {
-  const std::set<std::string> kNeedIt = {"one_uffd_per_connection", "end_leaves_no_uffd",
-                                         "ack_before_register"};
-  const Profile& spec = *find_profile("spec");
-  for (Invariant inv : all_invariants()) {
-    if (inv.auxiliary) continue;
-    EXPECT_EQ(inv.strengthened, kNeedIt.count(inv.name) > 0) << inv.name;
-    inv.strengthened = false;
-    EXPECT_EQ(check(inv, spec).status, kNeedIt.count(inv.name) ? Status::Unknown : Status::Holds)
-        << inv.name;
-  }
+  auto caught = expect_verdicts<B>(every_profile<B>(), kExpectedFailures);
+  for (const auto* p : vhost::mutant_profiles()) EXPECT_TRUE(caught.count(p->name)) << p->name;
 }
 
 }  // namespace
-}  // namespace lockstep::vhost::proofs
+
+INSTANTIATE_TYPED_TEST_SUITE_P(VhostProofs, ProtocolProofs, tools::VhostBinding);
+
+}  // namespace lockstep::proofs::testing
