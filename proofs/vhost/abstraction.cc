@@ -7,38 +7,47 @@
 
 #include "core/overloaded.h"
 #include "core/vhost/codec.h"
+#include "model/vhost/requests.h"
 #include "proofs/values.h"
 #include "proofs/vhost/encoding.h"
 
 namespace lockstep::vhost::proofs {
 
-// ---- which request is which kind: the one place -------------------------------------------
+// ---- which request is which kind: the proof column of model/vhost/requests.def --------------
 
 namespace {
-struct RequestKind {
-  uint32_t request;
-  ActionKind kind;
-};
-constexpr RequestKind kRequestKinds[] = {
-    {uapi::kSetProtocolFeatures, ActionKind::SetProtocolFeatures},
-    {uapi::kSetOwner, ActionKind::SetOwner},
-    {uapi::kResetOwner, ActionKind::ResetOwner},
-    {uapi::kPostcopyAdvise, ActionKind::PostcopyAdvise},
-    {uapi::kPostcopyListen, ActionKind::PostcopyListen},
-    {uapi::kPostcopyEnd, ActionKind::PostcopyEnd},
-    {uapi::kSetMemTable, ActionKind::SetMemTable},
-};
+ActionKind kind_of(ProofClass c) {
+  switch (c) {
+    case ProofClass::Generic:
+      return ActionKind::Generic;
+    case ProofClass::SetProtocolFeatures:
+      return ActionKind::SetProtocolFeatures;
+    case ProofClass::SetOwner:
+      return ActionKind::SetOwner;
+    case ProofClass::ResetOwner:
+      return ActionKind::ResetOwner;
+    case ProofClass::MemTable:
+      return ActionKind::SetMemTable;
+    case ProofClass::Advise:
+      return ActionKind::PostcopyAdvise;
+    case ProofClass::Listen:
+      return ActionKind::PostcopyListen;
+    case ProofClass::End:
+      return ActionKind::PostcopyEnd;
+  }
+  return ActionKind::Generic;
+}
 }  // namespace
 
 ActionKind kind_of_request(uint32_t request) {
-  for (const RequestKind& rk : kRequestKinds)
-    if (rk.request == request) return rk.kind;
-  return ActionKind::Generic;
+  const RequestRule* row = find_request(request);
+  return row ? kind_of(row->proof) : ActionKind::Generic;  // E2: a generic refusal
 }
 
 std::optional<uint32_t> request_of_kind(ActionKind kind) {
-  for (const RequestKind& rk : kRequestKinds)
-    if (rk.kind == kind) return rk.request;
+  if (kind == ActionKind::Generic) return std::nullopt;
+  for (const RequestRule& row : kRequestRules)
+    if (kind_of(row.proof) == kind) return row.request;
   return std::nullopt;
 }
 
@@ -123,6 +132,7 @@ class SendAbstraction {
   Abstract set_mem_table();
   Abstract net_set_mtu();
   Abstract generic_request();
+  bool held_fd_slot(HeldFd held, uint64_t v, uint64_t ring_count);
   uint64_t word(size_t off, size_t n) const {  // a little-endian field of the payload, or 0
     uint64_t t = 0;
     if (payload_.size() >= off + n) std::memcpy(&t, payload_.data() + off, n);
@@ -262,18 +272,14 @@ Abstract SendAbstraction::generic_request() {
   if (pr_.handles_net_set_mtu && s_.request == kNetSetMtu) return net_set_mtu();
   if (!x_.payload_size_ok) return x_.all();
   x_.expects_fd = expected_fds_ == 1;
-  const uint64_t qn = pr_.ring_count;  // X3: ring indices 0 .. ring_count-1
+  const RequestRule& row = *find_request(s_.request);      // W7 passed: a row
+  x_.explicit_reply = row.reply != ReplyRule::AckIfAsked;  // R1 (the reply column)
+  const uint64_t qn = pr_.ring_count;                      // X3: ring indices 0 .. ring_count-1
   const uint64_t v = word(0, 8);
   const uint32_t index = static_cast<uint32_t>(word(0, 4));
+  if (!held_fd_slot(row.held, v, qn)) return std::nullopt;
   switch (s_.request) {
-    case kGetFeatures:
-    case kGetProtocolFeatures:
-    case kGetQueueNum:
-    case kGetStatus:
-      x_.explicit_reply = 1;
-      break;
     case kGetVringBase:
-      x_.explicit_reply = 1;
       x_.handler_accepts = index < qn;
       break;
     case kSetFeatures:
@@ -299,34 +305,49 @@ Abstract SendAbstraction::generic_request() {
       break;
     case kSetVringKick:
     case kSetVringCall:
-    case kSetVringErr: {  // vring_fd
-      uint64_t ring = v & kVringIndexMask;
-      x_.handler_accepts = ring < qn;
-      if (x_.handler_accepts) {
-        if (ring >= 2) return std::nullopt;  // rings >= 2 (DPDK's 128 queues) not abstracted
-        x_.fd_slot = static_cast<unsigned>(ring * 3 + (s_.request - kSetVringKick));
-        x_.fd_kept = !(v & kVringNofdMask) &&
-                     !(pr_.vring_err_fd_closed && s_.request == kSetVringErr);  // DPDK: closed
-      }
-      break;
-    }
-    case kSetLogBase:
-      x_.fd_slot = 6;
-      x_.fd_kept = !pr_.log_base_fd_closed;  // DPDK closes it after the mmap
-      x_.explicit_reply = 1;
-      break;
-    case kSetLogFd:
-      x_.fd_slot = 7;
-      x_.fd_kept = !pr_.log_fd_closed;  // DPDK closes it at once
-      break;
-    case kSetBackendReqFd:
-      x_.fd_slot = 8;
-      x_.fd_kept = 1;
+    case kSetVringErr:  // vring_fd
+      x_.handler_accepts = (v & kVringIndexMask) < qn;
       break;
     default:
-      break;  // SEND_RARP, SET_STATUS
+      break;  // the handler has no check of its own (set_log_base, SEND_RARP, get_* ...)
   }
   return x_.all();
+}
+
+// The fd slot a request's held fd (the held column of requests.def) occupies, and whether it
+// stays held; false when it is not abstracted (rings >= 2, DPDK's 128 queues).
+bool SendAbstraction::held_fd_slot(HeldFd held, uint64_t v, uint64_t ring_count) {
+  switch (held) {
+    case HeldFd::RingKick:
+    case HeldFd::RingCall:
+    case HeldFd::RingErr: {
+      const uint64_t ring = v & kVringIndexMask;
+      if (ring >= ring_count) return true;  // refused by the handler: no slot
+      if (ring >= 2) return false;
+      const unsigned which = held == HeldFd::RingKick ? 0 : held == HeldFd::RingCall ? 1 : 2;
+      x_.fd_slot = static_cast<unsigned>(ring * 3 + which);
+      x_.fd_kept = !(v & kVringNofdMask) &&
+                   !(pr_.vring_err_fd_closed && held == HeldFd::RingErr);  // DPDK: closed
+      return true;
+    }
+    case HeldFd::LogBase:
+      x_.fd_slot = 6;
+      x_.fd_kept = !pr_.log_base_fd_closed;  // DPDK closes it after the mmap
+      return true;
+    case HeldFd::LogFd:
+      x_.fd_slot = 7;
+      x_.fd_kept = !pr_.log_fd_closed;  // DPDK closes it at once
+      return true;
+    case HeldFd::BackendReq:
+      x_.fd_slot = 8;
+      x_.fd_kept = 1;
+      return true;
+    case HeldFd::None:
+    case HeldFd::Regions:  // set_mem_table and ADVISE have their own kinds
+    case HeldFd::Uffd:
+      return true;
+  }
+  return true;
 }
 
 // A raw write: only an empty one or a header closed by W2/W3 is abstracted.
