@@ -11,6 +11,7 @@
 #include <iterator>
 #include <memory>
 
+#include "core/program_files.h"
 #include "core/vhost/codec.h"
 #include "peers/dpdk/dpdk_campaign.h"
 #include "peers/dpdk/dpdk_target.h"
@@ -54,11 +55,8 @@ vhost::Trace program(const char* text) {
 
 TEST(DpdkPeer, CorpusAgreesWithTheDpdkProfile) {
   PEER_OR_SKIP(peer);
-  std::vector<fs::path> files;
-  for (const auto& e :
-       fs::directory_iterator(fs::path(LOCKSTEP_SOURCE_DIR) / "corpus/programs/vhost_postcopy"))
-    if (e.path().extension() == ".txt") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
+  const std::vector<fs::path> files =
+      program_paths(fs::path(LOCKSTEP_SOURCE_DIR) / "corpus/programs/vhost_postcopy");
   ASSERT_FALSE(files.empty());
   size_t run = 0;
   for (const auto& file : files) {

@@ -8,6 +8,7 @@
 
 #include "core/mshv/codec.h"
 #include "core/mshv/uapi.h"
+#include "core/program_files.h"
 #include "model/mshv/model.h"
 #include "peers/kvm/kvm_campaign.h"
 #include "peers/kvm/kvm_target.h"
@@ -30,11 +31,7 @@ mshv::Trace load(const fs::path& file) {
 }
 
 std::vector<fs::path> programs(const char* dir) {
-  std::vector<fs::path> out;
-  for (const auto& e : fs::directory_iterator(fs::path(LOCKSTEP_SOURCE_DIR) / dir))
-    if (e.path().extension() == ".txt") out.push_back(e.path());
-  std::sort(out.begin(), out.end());
-  return out;
+  return program_paths(fs::path(LOCKSTEP_SOURCE_DIR) / dir);
 }
 
 TEST(KvmPeer, KvmCorpusAgreesWithTheKvmProfile) {

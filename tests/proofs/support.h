@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/program_files.h"
 #include "core/run.h"
 #include "proofs/driver.h"
 #include "tools/bindings.h"
@@ -36,10 +37,8 @@ template <class B>
 std::vector<typename B::Trace> read_programs(std::initializer_list<const char*> dirs) {
   std::vector<fs::path> files;
   for (const char* dir : dirs) {
-    fs::path d = fs::path(LOCKSTEP_SOURCE_DIR) / dir;
-    if (!fs::exists(d)) continue;
-    for (const auto& e : fs::directory_iterator(d))
-      if (e.path().extension() == ".txt") files.push_back(e.path());
+    for (auto& path : program_paths(fs::path(LOCKSTEP_SOURCE_DIR) / dir))
+      files.push_back(std::move(path));
   }
   std::sort(files.begin(), files.end());
   std::vector<typename B::Trace> out;
@@ -133,10 +132,7 @@ template <class B>
 void replay_counterexamples(const std::string& dir) {
   using P = typename B::Proofs;
   using E = EncodingOf<B>;
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(fs::path(LOCKSTEP_SOURCE_DIR) / dir))
-    if (e.path().extension() == ".txt") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
+  const std::vector<fs::path> files = program_paths(fs::path(LOCKSTEP_SOURCE_DIR) / dir);
   const auto invariants = P::invariants();
   ASSERT_GE(files.size(), invariants.size() - 1);
   std::set<std::string> covered;
