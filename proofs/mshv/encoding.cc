@@ -269,21 +269,6 @@ expr Transition::close() {
 
 }  // namespace
 
-OpKind op_kind(const Op& op) {
-  return std::visit(Overloaded{
-                        [](const OpenPartition&) { return OpKind::OpenPartition; },
-                        [](const OpenFile&) { return OpKind::OpenFile; },
-                        [](const CreateDevice&) { return OpKind::CreateDevice; },
-                        [](const SetAttr&) { return OpKind::SetAttr; },
-                        [](const HasAttr&) { return OpKind::HasAttr; },
-                        [](const GetAttr&) { return OpKind::GetAttr; },
-                        [](const RawIoctl&) { return OpKind::RawIoctl; },
-                        [](const Close&) { return OpKind::Close; },
-                        [](const FailNext&) { return OpKind::FailNext; },
-                    },
-                    op);
-}
-
 std::vector<z3::expr> SymState::all() const {
   std::vector<z3::expr> v{counts.partitions, counts.devices, counts.vfio_files, counts.plain_files};
   for (const SymPartition& p : partitions) v.insert(v.end(), {p.fd_open, p.refs});

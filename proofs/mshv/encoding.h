@@ -27,21 +27,14 @@ namespace lockstep::mshv::proofs {
 constexpr int kPartitions = 2, kDevices = 3, kVfioFiles = 3, kPlainFiles = 1;
 constexpr unsigned kNoPartition = 0xFF;  // DeviceState::partition == -1
 
-// The action's op kind (SymAction::kind). Fixed numbers, independent of the position of the
-// op in the Op variant; op_kind() maps every op (tests/proofs/mshv/op_kind_test.cc).
-enum class OpKind : unsigned {
-  OpenPartition = 0,
-  OpenFile = 1,
-  CreateDevice = 2,
-  SetAttr = 3,
-  HasAttr = 4,
-  GetAttr = 5,
-  RawIoctl = 6,
-  Close = 7,
-  FailNext = 8
-};
-constexpr unsigned kOpKinds = 9;
-OpKind op_kind(const Op& op);
+// The action's op kind (SymAction::kind) is the op's fuzz-input opcode (core/mshv/codec.h):
+// one fixed numbering of the MSHV ops, independent of their position in the Op variant, for
+// the fuzzers, the committed corpora and the proofs (tests/proofs/mshv/op_kind_test.cc).
+using OpKind = OpCode;
+constexpr unsigned kOpKinds = kOpCodeCount;
+inline OpKind op_kind(const Op& op) {
+  return opcode_of(op);
+}
 
 // HandleCounts: handles created so far, per kind (bv8 each).
 struct SymCounts {
