@@ -24,7 +24,8 @@
 namespace {
 
 std::string impl_profile(const std::string& model_profile) {
-  const char* mutant = std::getenv("LOCKSTEP_IMPL_MUTANT");
+  static const char* const mutant =
+      std::getenv("LOCKSTEP_IMPL_MUTANT");  // read once, not per input
   if (!mutant || !*mutant) return model_profile;
   return std::string("mutant:") + mutant;  // ImplTarget throws for an unknown name
 }
