@@ -66,8 +66,21 @@ std::string format_line(const ProgramLine& line) {
 }
 
 std::string format_program(const ProgramText& program) {
-  std::string out = "# lockstep " + program.protocol + "  profile=" + program.profile + "\n";
-  for (const auto& line : program.lines) out += format_line(line) + "\n";
+  std::string out;
+  auto verbatim = program.verbatim.begin();
+  auto emit_verbatim = [&](size_t before_op, bool before_header) {
+    for (; verbatim != program.verbatim.end() && verbatim->before_header == before_header &&
+           verbatim->before_op <= before_op;
+         ++verbatim)
+      out += verbatim->text + "\n";
+  };
+  emit_verbatim(0, true);
+  out += "# lockstep " + program.protocol + "  profile=" + program.profile + "\n";
+  for (size_t i = 0; i < program.lines.size(); ++i) {
+    emit_verbatim(i, false);
+    out += format_line(program.lines[i]) + "\n";
+  }
+  emit_verbatim(program.lines.size(), false);
   return out;
 }
 
@@ -78,12 +91,14 @@ Call parse_call(std::string_view text, int line_number) {
   if (auto eq = text.find('='); eq != std::string_view::npos && eq < text.find('(')) {
     call.result = std::string(trim(text.substr(0, eq)));
     if (!is_name(call.result))
-      throw ParseError(line_number, "bad result name '" + call.result + "'");
+      throw ParseError(line_number, static_cast<int>(text.data() - line.data()) + 1,
+                       "bad result name '" + call.result + "'");
     text = trim(text.substr(eq + 1));
   }
   auto open = text.find('(');
   if (open == std::string_view::npos || text.back() != ')')
-    throw ParseError(line_number, "expected name(args...), got '" + std::string(text) + "'");
+    throw ParseError(line_number, static_cast<int>(text.data() - line.data()) + 1,
+                     "expected name(args...), got '" + std::string(text) + "'");
   const std::string_view name = trim(text.substr(0, open));
   call.name = std::string(name);
   call.column = column_of(line, name);
@@ -114,26 +129,30 @@ ProgramText parse_program(std::string_view text) {
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // a UTF-8 byte order mark
   while (!text.empty()) {
     auto nl = text.find('\n');
-    std::string_view raw = trim(text.substr(0, nl));
+    const std::string_view line_start = text.substr(0, nl);
+    std::string_view raw = trim(line_start);
     text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
     ++line_number;
-    if (raw.empty()) continue;
-    if (raw.front() == '#') {
-      constexpr std::string_view kHeader = "# lockstep ";
-      if (!header_seen && raw.substr(0, kHeader.size()) == kHeader) {
-        header_seen = true;
-        program.header_line = line_number;
-        std::string_view rest = trim(raw.substr(kHeader.size()));
-        auto space = rest.find(' ');
-        program.protocol = std::string(rest.substr(0, space));
-        if (program.protocol.empty())
-          throw ParseError(line_number, "the header names no protocol (mshv, vhost)");
-        if (auto p = rest.find("profile="); p != std::string_view::npos)
-          program.profile = std::string(trim(rest.substr(p + 8)));
+    constexpr std::string_view kHeader = "# lockstep ";
+    if (!header_seen && raw.substr(0, kHeader.size()) == kHeader) {
+      header_seen = true;
+      program.header_line = line_number;
+      std::string_view rest = trim(raw.substr(kHeader.size()));
+      auto space = rest.find(' ');
+      program.protocol = std::string(rest.substr(0, space));
+      if (program.protocol.empty())
+        throw ParseError(line_number, 1, "the header names no protocol (mshv, vhost)");
+      if (auto p = raw.find("profile="); p != std::string_view::npos) {
+        program.profile = std::string(trim(raw.substr(p + 8)));
+        program.profile_column = static_cast<int>(p + 9 + (raw.data() - line_start.data()));
       }
       continue;
     }
-    if (!header_seen) throw ParseError(line_number, "missing '# lockstep <protocol>' header");
+    if (raw.empty() || raw.front() == '#') {
+      program.verbatim.push_back({program.lines.size(), !header_seen, std::string(raw)});
+      continue;
+    }
+    if (!header_seen) throw ParseError(line_number, 1, "missing '# lockstep <protocol>' header");
     ProgramLine line;
     line.line_number = line_number;
     auto hash = raw.find('#');
@@ -141,7 +160,7 @@ ProgramText parse_program(std::string_view text) {
     if (hash != std::string_view::npos) line.note = std::string(trim(raw.substr(hash + 1)));
     program.lines.push_back(std::move(line));
   }
-  if (!header_seen) throw ParseError(line_number, "missing '# lockstep <protocol>' header");
+  if (!header_seen) throw ParseError(line_number, 1, "missing '# lockstep <protocol>' header");
   return program;
 }
 

@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/trace.h"
+
 namespace lockstep {
 
 struct Arg {
@@ -47,7 +49,9 @@ struct ProgramText {
   std::string protocol;  // "mshv", "vhost"
   std::string profile;
   std::vector<ProgramLine> lines;
-  int header_line = 0;  // the line of "# lockstep <protocol>"
+  std::vector<VerbatimLine> verbatim;  // comments and blank lines, printed back in place
+  int header_line = 0;                 // the line of "# lockstep <protocol>"
+  int profile_column = 0;              // the column of the profile's name in that line
 };
 
 // "LINE:COL: what is wrong" (the CLI prefixes the file name); "LINE: ..." without a column.
@@ -86,7 +90,7 @@ std::string format_line(const ProgramLine& line);
 std::string format_program(const ProgramText& program);
 
 Call parse_call(std::string_view text, int line_number);
-// Blank lines and lines starting with '#' (other than the header) are skipped.
+// Blank lines and lines starting with '#' (other than the header) are kept as verbatim lines.
 ProgramText parse_program(std::string_view text);
 
 // Expected outcome written in a note: "= 0" -> 0, "EEXIST" -> EEXIST; nullopt if the note

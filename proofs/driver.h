@@ -192,7 +192,7 @@ Result<typename E::Op> check(z3::context& c, const Invariant<E>& inv,
     base.add(!inv.state(e, b.states[0]));
     if (base.check() == z3::sat) {
       res.status = Status::Fails;
-      res.counterexample = Trace{profile.name, {}, {}};
+      res.counterexample = Trace{profile.name, {}, {}, {}, {}};
     }
     base.pop();
     ind.add(inv.state(e, i.states[0]));
@@ -204,7 +204,7 @@ Result<typename E::Op> check(z3::context& c, const Invariant<E>& inv,
     z3::check_result br = detail::check_violation(base, b.property(inv, n, r), true);
     if (br == z3::sat) {
       z3::model m = base.get_model();
-      Trace t{profile.name, {}, {}};
+      Trace t{profile.name, {}, {}, {}, {}};
       for (int j = 0; j < n; ++j) t.ops.push_back(e.concrete_op(m, b.actions[j]));
       res.status = Status::Fails;
       res.k = n;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/mshv/codec.h"
+#include "core/program_text.h"
 #include "core/report.h"
 #include "core/vhost/codec.h"
 #include "impl/mshv/device_layer.h"
@@ -27,6 +28,31 @@ struct ProofBinding;
 
 namespace lockstep::tools {
 
+// The file line of op i of a program; i + 1 (the op's number) for a decoded fuzz input.
+template <class Trace>
+int line_of(const Trace& t, size_t i) {
+  return i < t.source.op_lines.size() ? t.source.op_lines[i] : static_cast<int>(i + 1);
+}
+
+// "a, b, c": every profile of a protocol's list, shipped ones first (for error messages).
+template <class List>
+std::string profile_names(const List& list) {
+  std::string out;
+  for (const auto& profiles : {list.shipped(), list.mutants()})
+    for (const auto* p : profiles) out += (out.empty() ? "" : ", ") + p->name;
+  return out;
+}
+
+// A program's header must name one of the protocol's profiles; the error points at it.
+template <class Trace>
+Trace with_known_profile(Trace trace, bool known, const std::string& protocol,
+                         const std::string& valid) {
+  if (known) return trace;
+  throw ParseError(
+      trace.source.header_line, trace.source.profile_column,
+      "unknown " + protocol + " profile '" + trace.profile + "' (valid: " + valid + ")");
+}
+
 struct MshvBinding {
   using P = mshv::Protocol;
   using Trace = mshv::Trace;
@@ -37,9 +63,15 @@ struct MshvBinding {
   static constexpr std::string_view kCorpus = "mshv_device";
   static Trace decode(std::span<const uint8_t> bytes) { return mshv::decode_input(bytes); }
   static std::vector<uint8_t> encode(const Trace& t) { return mshv::encode_input(t); }
-  static Trace parse(std::string_view text) { return mshv::parse_text(text); }
+  static Trace parse(std::string_view text) {
+    Trace t = mshv::parse_text(text);
+    const bool known = has_profile(t.profile);
+    return with_known_profile(std::move(t), known, "mshv", profile_names());
+  }
   static std::string print(const Trace& t) { return mshv::print_text(t); }
   static bool has_profile(std::string_view name) { return mshv::find_profile(name) != nullptr; }
+  static const auto& profiles() { return mshv::profiles(); }
+  static std::string profile_names() { return tools::profile_names(profiles()); }
   static Model model(const std::string& profile) { return Model(*mshv::find_profile(profile)); }
   // The real device layer implements these two profiles; others exist only as models/peers.
   static bool target_supports(std::string_view profile) {
@@ -53,8 +85,8 @@ struct MshvBinding {
     for (size_t i = 0; i < t.notes.size() && i < model.size(); ++i) {
       auto expected = expected_errno(t.notes[i]);
       if (expected && *expected != model[i].err)
-        out.push_back("line " + std::to_string(i + 1) + ": the program expects '" + t.notes[i] +
-                      "', the model gives " + errno_note(model[i].err));
+        out.push_back("line " + std::to_string(line_of(t, i)) + ": the program expects '" +
+                      t.notes[i] + "', the model gives " + errno_note(model[i].err));
     }
     return out;
   }
@@ -70,9 +102,15 @@ struct VhostBinding {
   static constexpr std::string_view kCorpus = "vhost_postcopy";
   static Trace decode(std::span<const uint8_t> bytes) { return vhost::decode_input(bytes); }
   static std::vector<uint8_t> encode(const Trace& t) { return vhost::encode_input(t); }
-  static Trace parse(std::string_view text) { return vhost::parse_text(text); }
+  static Trace parse(std::string_view text) {
+    Trace t = vhost::parse_text(text);
+    const bool known = has_profile(t.profile);
+    return with_known_profile(std::move(t), known, "vhost", profile_names());
+  }
   static std::string print(const Trace& t) { return vhost::print_text(t); }
   static bool has_profile(std::string_view name) { return vhost::find_profile(name) != nullptr; }
+  static const auto& profiles() { return vhost::profiles(); }
+  static std::string profile_names() { return tools::profile_names(profiles()); }
   static Model model(const std::string& profile) { return Model(*vhost::find_profile(profile)); }
   // Our back-end follows the spec profile; peers' profiles run against the peers.
   static bool target_supports(std::string_view profile) { return profile == "spec"; }

@@ -11,6 +11,7 @@
 #include "core/report.h"
 #include "tools/bindings.h"
 #include "tools/commands.h"
+#include "tools/exit_codes.h"
 
 namespace lockstep::tools {
 namespace {
@@ -95,8 +96,23 @@ void run_one(const Bytes& input, Stats& stats, const CampaignOptions& options) {
 
 template <class B>
 int campaign(const CampaignOptions& options) {
-  const fs::path corpus_dir = fs::path(options.corpus_root) / std::string(B::kCorpus);
+  const bool root_given = !options.corpus_root.empty();
+  const fs::path corpus_dir =
+      fs::path(root_given ? options.corpus_root : default_corpus_root()) / std::string(B::kCorpus);
+  if (!fs::is_directory(corpus_dir) && (root_given || options.seconds <= 0)) {
+    std::cerr << "lockstep run: no corpus at " << corpus_dir
+              << (options.seconds <= 0 ? " and --seconds 0: nothing to test\n" : "\n");
+    return kUsage;
+  }
   const std::vector<Bytes> corpus = load_corpus(corpus_dir);
+  if (corpus.empty() && options.seconds <= 0) {
+    std::cerr << "lockstep run: " << corpus_dir << " holds no input and --seconds 0: nothing to "
+              << "test\n";
+    return kUsage;
+  }
+  std::cout << "lockstep run " << B::kName << ": corpus " << corpus_dir.string() << " ("
+            << corpus.size() << " inputs), " << options.seconds << " s of random inputs, seed "
+            << options.seed << "\n";
   Stats replayed, fuzzed;
   for (const auto& input : corpus) run_one<B>(input, replayed, options);
   std::mt19937_64 rng(options.seed);
@@ -118,10 +134,25 @@ int campaign(const CampaignOptions& options) {
     for (const auto& [signature, file] : stats->findings)
       std::printf("  %s  ->  %s\n", signature.c_str(), file.c_str());
   if (corpus.empty()) std::printf("  (no corpus at %s)\n", corpus_dir.c_str());
-  return replayed.divergences + fuzzed.divergences ? 1 : 0;
+  return replayed.divergences + fuzzed.divergences ? kFinding : kOk;
 }
 
 }  // namespace
+
+int list_profiles(const std::string& protocol) {
+  for (const char* name : {"mshv", "vhost"}) {
+    if (!protocol.empty() && protocol != name) continue;
+    with_binding(name, [](auto b) {
+      using B = decltype(b);
+      std::printf("%s profiles (negative variants marked *):\n", std::string(B::kName).c_str());
+      for (const auto& group : {B::profiles().shipped(), B::profiles().mutants()})
+        for (const auto* p : group)
+          std::printf("  %-36s %s%s\n", p->name.c_str(), p->mutant ? "* " : "", p->summary.c_str());
+      return 0;
+    });
+  }
+  return kOk;
+}
 
 int run_campaign(const CampaignOptions& options) {
   return with_binding(options.protocol,

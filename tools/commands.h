@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace lockstep::tools {
 
@@ -14,7 +15,7 @@ struct CampaignOptions {
   std::string protocol;
   double seconds = 10;
   uint64_t seed = 1;
-  std::string corpus_root = "corpus";
+  std::string corpus_root;  // empty: default_corpus_root()
   std::string findings_dir = "findings";
 };
 // `lockstep run PROTOCOL --seconds N`: replays the shipped corpus, then runs random and mutated
@@ -24,5 +25,16 @@ int run_campaign(const CampaignOptions& options);
 // `lockstep corpus build`: every readable program under corpus/programs/<name>/ becomes
 // corpus/<name>/<stem>.bin. `lockstep corpus check`: the twins agree. Returns 0 on success.
 int corpus_build(const std::string& corpus_root, bool check_only);
+
+// `lockstep fmt FILE...`: rewrites programs in canonical form (comments and blank lines kept);
+// `-` reads stdin and writes stdout. With `check`, writes nothing and returns 1 when a file is
+// not canonical. 2 for unreadable or malformed input (FILE:LINE:COL).
+int fmt(const std::vector<std::string>& files, bool check);
+
+// `lockstep profiles [PROTOCOL]`: every profile with its one-line summary.
+int list_profiles(const std::string& protocol);
+
+// The corpus root to use when none was given: ./corpus if it exists, else the project's.
+std::string default_corpus_root();
 
 }  // namespace lockstep::tools

@@ -7,6 +7,8 @@
 #include "core/program_text.h"
 #include "tools/bindings.h"
 #include "tools/commands.h"
+#include "tools/exit_codes.h"
+#include "tools/input_file.h"
 
 namespace lockstep::tools {
 namespace {
@@ -21,9 +23,10 @@ std::string slurp(const fs::path& p) {
 // One readable program -> its binary twin. Programs whose profile has no fuzz-input encoding
 // (e.g. kvm) stay text-only: they are replayed by the tests and peers, not by the fuzzers.
 template <class B>
-bool build_one(const fs::path& program, const fs::path& out_dir, bool check_only, int& written) {
-  auto trace = B::parse(slurp(program));
-  if (B::print(trace) != slurp(program)) {
+bool build_one(const InputFile& file, const fs::path& out_dir, bool check_only, int& written) {
+  const fs::path program = file.path;
+  auto trace = B::parse(file.bytes);
+  if (B::print(trace) != file.bytes) {
     std::cerr << program << ": not in canonical form (print(parse(file)) differs); run "
               << "`lockstep fmt` on it\n";
     return false;
@@ -60,10 +63,10 @@ bool build_one(const fs::path& program, const fs::path& out_dir, bool check_only
 int corpus_build(const std::string& corpus_root, bool check_only) {
   const fs::path programs = fs::path(corpus_root) / "programs";
   if (!fs::is_directory(programs)) {
-    std::cerr << "lockstep corpus: no " << programs << "\n";
-    return 2;
+    std::cerr << "lockstep corpus: no " << programs << " directory\n";
+    return kUsage;
   }
-  bool ok = true;
+  int result = kOk;
   int written = 0, seen = 0;
   for (const auto& dir : fs::directory_iterator(programs)) {
     if (!dir.is_directory()) continue;
@@ -74,22 +77,29 @@ int corpus_build(const std::string& corpus_root, bool check_only) {
     for (const auto& file : files) {
       ++seen;
       try {
-        std::string protocol = slurp(file).substr(11);
-        protocol = protocol.substr(0, protocol.find_first_of(" \n"));
+        const InputFile input = read_input(file.string());
         const fs::path out_dir = fs::path(corpus_root) / dir.path().filename();
-        ok &= with_binding(protocol, [&](auto binding) {
-          return build_one<decltype(binding)>(file, out_dir, check_only, written);
-        });
-      } catch (const std::exception& e) {
-        std::cerr << file << ": " << e.what() << "\n";
-        ok = false;
+        if (!with_binding(input.protocol, [&](auto binding) {
+              return build_one<decltype(binding)>(input, out_dir, check_only, written);
+            }))
+          result = std::max(result, int{kFinding});
+      } catch (const InputError& e) {
+        std::cerr << "lockstep corpus: " << e.what() << "\n";
+        result = kUsage;
+      } catch (const ParseError& e) {
+        std::cerr << "lockstep corpus: " << file.string() << ":" << e.what() << "\n";
+        result = kUsage;
       }
     }
   }
   std::cout << "lockstep corpus: " << seen << " programs, " << (check_only ? "checked" : "wrote ")
-            << (check_only ? "" : std::to_string(written) + " inputs") << (ok ? "" : " (errors)")
-            << "\n";
-  return ok ? 0 : 1;
+            << (check_only ? "" : std::to_string(written) + " inputs")
+            << (result == kOk ? "" : " (errors)") << "\n";
+  if (seen == 0) {
+    std::cerr << "lockstep corpus: no program under " << programs << ": nothing checked\n";
+    return kUsage;
+  }
+  return result;
 }
 
 }  // namespace lockstep::tools

@@ -2,58 +2,91 @@
 //   lockstep replay FILE            program or fuzz input, model and target side by side
 //   lockstep run mshv --seconds N   bounded differential campaign with a summary table
 //   lockstep corpus build|check     readable programs <-> binary fuzz inputs
-//   lockstep fmt FILE...            rewrite programs in canonical form
+//   lockstep fmt [--check] FILE...  rewrite programs in canonical form (`-`: stdin -> stdout)
+//   lockstep profiles [PROTOCOL]    every profile, one line each
 //   lockstep prove [--protocol mshv] invariants of the model by k-induction, every profile
 //   lockstep peer kvm [--profile P] the MSHV model against the real kvm-vfio device
 //   lockstep peer dpdk [--profile P] the vhost-user model against DPDK's librte_vhost
 #include <CLI/CLI.hpp>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 
 #include "peers/dpdk/dpdk_campaign.h"
 #include "peers/kvm/kvm_campaign.h"
 #include "tools/bindings.h"
 #include "tools/commands.h"
+#include "tools/exit_codes.h"
 #include "tools/prove.h"
 
+namespace {
+
+int run_cli(int argc, char** argv);
+
+}  // namespace
+
+// Every error ends in a documented exit code (tools/exit_codes.h), never in an abort.
 int main(int argc, char** argv) {
+  try {
+    return run_cli(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "lockstep: error: " << e.what() << "\n";
+    return lockstep::tools::kUsage;
+  }
+}
+
+namespace {
+
+int run_cli(int argc, char** argv) {
   using namespace lockstep::tools;
   CLI::App app{
       "lockstep: executable specifications of kernel and virtualisation interfaces, "
       "run in lockstep with real implementations"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("lockstep ") + LOCKSTEP_VERSION);
+  const auto protocols = CLI::IsMember({"mshv", "vhost"});
 
   std::string replay_file, replay_protocol, replay_profile;
   auto* replay_cmd = app.add_subcommand("replay", "replay a program (.txt) or fuzz input");
-  replay_cmd->add_option("file", replay_file, "program or fuzz input")
-      ->required()
-      ->check(CLI::ExistingFile);
-  replay_cmd->add_option("--protocol", replay_protocol, "mshv (default: from the file)");
+  replay_cmd->add_option("file", replay_file, "program or fuzz input")->required();
+  replay_cmd
+      ->add_option("--protocol", replay_protocol,
+                   "mshv | vhost (default: the program header, or the fuzz input's path; "
+                   "otherwise both)")
+      ->check(protocols);
   replay_cmd->add_option("--profile", replay_profile, "override the trace's profile");
 
   CampaignOptions campaign;
   auto* run_cmd =
       app.add_subcommand("run", "bounded differential campaign: corpus replay + random inputs");
-  run_cmd->add_option("protocol", campaign.protocol, "mshv")->required();
+  run_cmd->add_option("protocol", campaign.protocol, "mshv | vhost")->required()->check(protocols);
   run_cmd->add_option("--seconds", campaign.seconds, "random phase length")
       ->check(CLI::NonNegativeNumber);
   run_cmd->add_option("--seed", campaign.seed, "random seed");
-  run_cmd->add_option("--corpus", campaign.corpus_root, "corpus root");
+  run_cmd->add_option("--corpus", campaign.corpus_root,
+                      "corpus root (default: ./corpus, else the project's)");
   run_cmd->add_option("--findings", campaign.findings_dir, "where diverging inputs are written");
 
-  std::string corpus_root = "corpus";
+  std::string corpus_root;
   auto* corpus_cmd = app.add_subcommand("corpus", "readable programs <-> binary fuzz inputs");
   corpus_cmd->require_subcommand(1);
   auto* build_cmd = corpus_cmd->add_subcommand(
       "build", "write corpus/<name>/*.bin from corpus/programs/<name>/*.txt");
   auto* check_cmd =
       corpus_cmd->add_subcommand("check", "verify every program has an up-to-date twin");
-  corpus_cmd->add_option("--root", corpus_root, "corpus root");
+  corpus_cmd->add_option("--root", corpus_root,
+                         "corpus root (default: ./corpus, else the project's)");
+  build_cmd->fallthrough();  // `corpus check --root X` as well as `corpus --root X check`
+  check_cmd->fallthrough();
 
   std::vector<std::string> fmt_files;
+  bool fmt_check = false;
   auto* fmt_cmd = app.add_subcommand("fmt", "rewrite programs in canonical form");
-  fmt_cmd->add_option("files", fmt_files)->required()->check(CLI::ExistingFile);
+  fmt_cmd->add_option("files", fmt_files, "programs (.txt); - for stdin -> stdout")->required();
+  fmt_cmd->add_flag("--check", fmt_check, "write nothing; exit 1 if a file is not canonical");
+
+  std::string profiles_protocol;
+  auto* profiles_cmd = app.add_subcommand("profiles", "list every profile, one line each");
+  profiles_cmd->add_option("protocol", profiles_protocol, "mshv | vhost (default: both)")
+      ->check(protocols);
 
   lockstep::peers::PeerOptions peer;
   std::string peer_name;
@@ -89,7 +122,12 @@ int main(int argc, char** argv) {
   prove_cmd->add_option("--emit-corpus", prove_options.emit_corpus,
                         "write counterexamples as <invariant>__<profile>.txt/.bin here");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 prints the message; its own codes (105, 106, 109, ...) all mean bad usage.
+    return app.exit(e) == 0 ? kOk : kUsage;
+  }
 
   if (*prove_cmd) return prove(prove_options);
 
@@ -102,16 +140,12 @@ int main(int argc, char** argv) {
 
   if (*replay_cmd) return replay(replay_file, replay_protocol, replay_profile);
   if (*run_cmd) return run_campaign(campaign);
-  if (*corpus_cmd) return corpus_build(corpus_root, check_cmd->parsed() && !build_cmd->parsed());
-  if (*fmt_cmd) {
-    for (const auto& file : fmt_files) {
-      std::ifstream in(file);
-      std::string text{std::istreambuf_iterator<char>(in), {}};
-      std::string protocol = text.starts_with("# lockstep vhost") ? "vhost" : "mshv";
-      std::string out = with_binding(
-          protocol, [&](auto b) { return decltype(b)::print(decltype(b)::parse(text)); });
-      std::ofstream(file) << out;
-    }
-  }
-  return 0;
+  if (*corpus_cmd)
+    return corpus_build(corpus_root.empty() ? default_corpus_root() : corpus_root,
+                        check_cmd->parsed() && !build_cmd->parsed());
+  if (*fmt_cmd) return fmt(fmt_files, fmt_check);
+  if (*profiles_cmd) return list_profiles(profiles_protocol);
+  return kUsage;
 }
+
+}  // namespace

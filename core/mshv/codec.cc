@@ -413,7 +413,7 @@ std::string Protocol::header(const std::string& profile) {
 }
 
 std::string print_text(const Trace& trace) {
-  ProgramText program{"mshv", trace.profile, {}};
+  ProgramText program{"mshv", trace.profile, {}, trace.verbatim};
   HandleCounts counts;
   for (size_t i = 0; i < trace.ops.size(); ++i) {
     program.lines.push_back(
@@ -431,7 +431,11 @@ Trace parse_text(std::string_view text) {
   Trace trace;
   trace.profile = program.profile.empty() ? "mshv-v1" : program.profile;
   HandleCounts counts;
+  trace.verbatim = program.verbatim;
+  trace.source.header_line = program.header_line;
+  trace.source.profile_column = program.profile_column;
   for (const auto& l : program.lines) {
+    trace.source.op_lines.push_back(l.line_number);
     trace.ops.push_back(parse_op(l.call, l.line_number, counts));
     auto created = counts.create(trace.ops.back());
     std::string expected_result = created ? to_string(*created) : "";

@@ -453,7 +453,7 @@ std::vector<std::string> Protocol::call_lines(const std::vector<Op>& ops) {
 }
 
 std::string print_text(const Trace& trace) {
-  ProgramText program{"vhost", trace.profile, {}};
+  ProgramText program{"vhost", trace.profile, {}, trace.verbatim};
   for (size_t i = 0; i < trace.ops.size(); ++i)
     program.lines.push_back({to_call(trace.ops[i]), i < trace.notes.size() ? trace.notes[i] : ""});
   return format_program(program);
@@ -466,7 +466,11 @@ Trace parse_text(std::string_view text) {
                      "expected '# lockstep vhost', got protocol '" + program.protocol + "'");
   Trace trace;
   trace.profile = program.profile.empty() ? "spec" : program.profile;
+  trace.verbatim = program.verbatim;
+  trace.source.header_line = program.header_line;
+  trace.source.profile_column = program.profile_column;
   for (const auto& l : program.lines) {
+    trace.source.op_lines.push_back(l.line_number);
     trace.ops.push_back(parse_op(l.call, l.line_number));
     trace.notes.push_back(l.note);
   }
@@ -484,7 +488,10 @@ std::vector<std::string> check_notes(const Trace& trace, const std::vector<Outco
     if (auto c = note.find(" -- "); c != std::string::npos) note.resize(c);
     while (!note.empty() && note.back() == ' ') note.pop_back();
     if (note == reply_text(outcomes[i]) || note == to_string(outcomes[i])) continue;
-    errors.push_back("op " + std::to_string(i + 1) + " " + format_call(to_call(trace.ops[i])) +
+    const bool from_file = i < trace.source.op_lines.size();
+    errors.push_back((from_file ? "line " + std::to_string(trace.source.op_lines[i])
+                                : "op " + std::to_string(i + 1)) +
+                     " " + format_call(to_call(trace.ops[i])) +
                      ": note says '" + note + "', outcome is '" + to_string(outcomes[i]) + "'");
   }
   return errors;

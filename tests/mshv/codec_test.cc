@@ -60,6 +60,26 @@ TEST(MshvCodec, NotesSurviveTheRoundTrip) {
   EXPECT_EQ(print_text(trace), text);
 }
 
+// `lockstep fmt` keeps what a reviewer wrote between the ops, and where: comments and blank
+// lines before the header, between ops and at the end; op lines are canonicalised.
+TEST(MshvCodec, CommentsAndBlankLinesSurviveTheRoundTrip) {
+  const std::string text =
+      "# why this program exists\n"
+      "\n"
+      "# lockstep mshv  profile=mshv-v1\n"
+      "p0 = open_partition()\n"
+      "\n"
+      "# the create below faults on copy-back\n"
+      "d0 = create_device(p0, type=0, flags=0x0, arg=ro)     # EFAULT\n"
+      "# trailing comment\n";
+  const Trace trace = parse_text(text);
+  EXPECT_EQ(trace.ops.size(), 2u);
+  EXPECT_EQ(trace.source.op_lines, (std::vector<int>{4, 7}));
+  EXPECT_EQ(print_text(trace), text);
+  EXPECT_EQ(print_text(parse_text("\xEF\xBB\xBF# lockstep mshv\n  p0 = open_partition( )\n")),
+            "# lockstep mshv  profile=mshv-v1\np0 = open_partition()\n");
+}
+
 TEST(MshvCodec, ParseErrorsNameTheProblem) {
   auto error_of = [](const std::string& text) {
     try {

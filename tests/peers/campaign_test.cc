@@ -132,7 +132,7 @@ class Campaign : public ::testing::Test {
 
 TEST_F(Campaign, ShrinkDeletesOpsWhileTheSignaturePersists) {
   FakeBinding fake(options, {});
-  FakeBinding::Trace t{"fake-1", {1, 2, 7, 3, 4}, {}};
+  FakeBinding::Trace t{"fake-1", {1, 2, 7, 3, 4}, {}, {}, {}};
   EXPECT_EQ(shrink(fake, t, "fake-1: op 7").ops, std::vector<int>{7});
 }
 

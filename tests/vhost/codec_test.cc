@@ -347,7 +347,8 @@ TEST(VhostOutcome, CheckNotes) {
   q.replies.push_back({uapi::kGetQueueNum, uapi::kReplyFlags, 8, u64_payload(2), {}});
   auto errors = check_notes(t, {q, none, none});
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_NE(errors[0].find("op 2"), std::string::npos);
+  // the line in the file, not the op index (op 2 is on line 3)
+  EXPECT_NE(errors[0].find("line 3"), std::string::npos);
 }
 
 // ---- the committed corpus ---------------------------------------------------------------------

@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""`lockstep replay` of a binary fuzz input learns its target from where the input lies, never
+from a guess: a corpus directory or a fuzz target's name in the path (e.g. a libFuzzer
+-artifact_prefix), an AFL++ instance's fuzzer_stats; with no context it replays under both
+targets. Each case asserts which protocols were replayed.
+
+  replay_context.py LOCKSTEP_BINARY CORPUS_ROOT
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+
+def replayed_protocols(binary, path, extra=()):
+    p = subprocess.run([binary, "replay", path, *extra], capture_output=True, text=True,
+                       timeout=60)
+    return p.returncode, sorted(set(re.findall(r"^# .*\((mshv|vhost)\): \d+ ops", p.stdout, re.M))), p
+
+
+def main():
+    binary, corpus = os.path.abspath(sys.argv[1]), sys.argv[2]
+    vhost_input = os.path.join(corpus, "vhost_postcopy", "mem_table.bin")
+    failures, cases = [], []
+    with tempfile.TemporaryDirectory(prefix="lockstep-replay-context-") as scratch:
+        def place(relative):
+            path = os.path.join(scratch, relative)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            shutil.copy(vhost_input, path)
+            return path
+
+        libfuzzer = place("findings/fuzz_vhost_postcopy-crash-0a1b2c")
+        afl_dir = os.path.join(scratch, "afl-out", "main")
+        afl = place("afl-out/main/crashes/id:000000,sig:06,src:000001,op:havoc,rep:4")
+        with open(os.path.join(afl_dir, "fuzzer_stats"), "w") as f:
+            f.write("start_time        : 1\ncommand_line      : afl-fuzz -i in -o afl-out -M main"
+                    " -- build/afl/fuzz/fuzz_vhost_postcopy\n")
+        bare = place("crash-0a1b2c")
+        cases = [
+            ("corpus directory", vhost_input, (), ["vhost"]),
+            ("libFuzzer artifact prefix", libfuzzer, (), ["vhost"]),
+            ("AFL++ fuzzer_stats", afl, (), ["vhost"]),
+            ("no context", bare, (), ["mshv", "vhost"]),
+            ("--protocol", bare, ("--protocol", "vhost"), ["vhost"]),
+        ]
+        for label, path, extra, expected in cases:
+            code, got, p = replayed_protocols(binary, path, extra)
+            if got != expected or code != 0:
+                failures.append(f"{label}: replayed as {got} (exit {code}), expected {expected}\n"
+                                f"{p.stdout[-400:]}{p.stderr}")
+        if "under both" not in replayed_protocols(binary, bare)[2].stdout:
+            failures.append("no context: the output does not say it replayed under both")
+    for f in failures:
+        print("FAIL", f)
+    print(f"{len(failures)} failure(s) over {len(cases)} replay contexts")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
