@@ -12,6 +12,8 @@
 #include "tools/bindings.h"
 #include "tools/commands.h"
 #include "tools/exit_codes.h"
+#include "tools/input_file.h"
+#include "tools/json_output.h"
 
 namespace lockstep::tools {
 namespace {
@@ -94,27 +96,62 @@ void run_one(const Bytes& input, Stats& stats, const CampaignOptions& options) {
   stats.findings[signature] = file.string();
 }
 
+nlohmann::json phase_json(const char* phase, const Stats& s, bool timed) {
+  return {{"phase", phase},
+          {"traces", s.traces},
+          {"ops", s.ops},
+          {"divergences", s.divergences},
+          {"fds_leaked", s.fds_leaked},
+          {"seconds", s.seconds},
+          {"traces_per_second",
+           timed ? nlohmann::json(s.traces / std::max(s.seconds, 1e-9)) : nlohmann::json()}};
+}
+
+void print_table(std::string_view protocol, const Stats& replayed, const Stats& fuzzed) {
+  std::printf("\n%-8s %-14s %10s %10s %12s %11s %10s\n", "protocol", "phase", "traces", "ops",
+              "divergences", "fds leaked", "exec/s");
+  std::printf("%-8s %-14s %10zu %10zu %12zu %11zu %10s\n", std::string(protocol).c_str(),
+              "corpus replay", replayed.traces, replayed.ops, replayed.divergences,
+              replayed.fds_leaked, "-");
+  std::printf("%-8s %-14s %10zu %10zu %12zu %11zu %10.0f\n", std::string(protocol).c_str(),
+              "random+mutate", fuzzed.traces, fuzzed.ops, fuzzed.divergences, fuzzed.fds_leaked,
+              fuzzed.traces / std::max(fuzzed.seconds, 1e-9));
+  for (const auto* stats : {&replayed, &fuzzed})
+    for (const auto& [signature, file] : stats->findings)
+      std::printf("  %s  ->  %s\n", signature.c_str(), file.c_str());
+}
+
+// The corpus directory a run uses; throws InputError when the run would test nothing.
 template <class B>
-int campaign(const CampaignOptions& options) {
+fs::path corpus_dir_of(const CampaignOptions& options) {
   const bool root_given = !options.corpus_root.empty();
-  const fs::path corpus_dir =
+  const fs::path dir =
       fs::path(root_given ? options.corpus_root : default_corpus_root()) / std::string(B::kCorpus);
-  if (!fs::is_directory(corpus_dir) && (root_given || options.seconds <= 0)) {
-    std::cerr << "lockstep run: no corpus at " << corpus_dir
-              << (options.seconds <= 0 ? " and --seconds 0: nothing to test\n" : "\n");
-    return kUsage;
-  }
+  if (!fs::is_directory(dir) && (root_given || options.seconds <= 0))
+    throw InputError("no corpus at " + dir.string() +
+                     (options.seconds <= 0 ? " and --seconds 0: nothing to test" : ""));
+  return dir;
+}
+
+template <class B>
+int campaign(const CampaignOptions& options, nlohmann::json& out) {
+  const fs::path corpus_dir = corpus_dir_of<B>(options);
   const std::vector<Bytes> corpus = load_corpus(corpus_dir);
-  if (corpus.empty() && options.seconds <= 0) {
-    std::cerr << "lockstep run: " << corpus_dir << " holds no input and --seconds 0: nothing to "
-              << "test\n";
-    return kUsage;
-  }
-  std::cout << "lockstep run " << B::kName << ": corpus " << corpus_dir.string() << " ("
-            << corpus.size() << " inputs), " << options.seconds << " s of random inputs, seed "
-            << options.seed << "\n";
+  if (corpus.empty() && options.seconds <= 0)
+    throw InputError(corpus_dir.string() + " holds no input and --seconds 0: nothing to test");
+  out.update({{"protocol", std::string(B::kName)},
+              {"corpus", corpus_dir.string()},
+              {"corpus_inputs", corpus.size()},
+              {"seed", options.seed}});
+  if (!options.json)
+    std::cout << "lockstep run " << B::kName << ": corpus " << corpus_dir.string() << " ("
+              << corpus.size() << " inputs), " << options.seconds << " s of random inputs, seed "
+              << options.seed << std::endl;
   Stats replayed, fuzzed;
+  const auto replay_start = std::chrono::steady_clock::now();
   for (const auto& input : corpus) run_one<B>(input, replayed, options);
+  replayed.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - replay_start).count();
   std::mt19937_64 rng(options.seed);
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::duration<double>(options.seconds);
@@ -122,18 +159,13 @@ int campaign(const CampaignOptions& options) {
     for (int i = 0; i < 64; ++i) run_one<B>(next_input(rng, corpus), fuzzed, options);
   fuzzed.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  std::printf("\n%-8s %-14s %10s %10s %12s %11s %10s\n", "protocol", "phase", "traces", "ops",
-              "divergences", "fds leaked", "exec/s");
-  std::printf("%-8s %-14s %10zu %10zu %12zu %11zu %10s\n", std::string(B::kName).c_str(),
-              "corpus replay", replayed.traces, replayed.ops, replayed.divergences,
-              replayed.fds_leaked, "-");
-  std::printf("%-8s %-14s %10zu %10zu %12zu %11zu %10.0f\n", std::string(B::kName).c_str(),
-              "random+mutate", fuzzed.traces, fuzzed.ops, fuzzed.divergences, fuzzed.fds_leaked,
-              fuzzed.traces / std::max(fuzzed.seconds, 1e-9));
+  out["phases"] = {phase_json("corpus replay", replayed, false),
+                   phase_json("random+mutate", fuzzed, true)};
+  out["findings"] = nlohmann::json::array();
   for (const auto* stats : {&replayed, &fuzzed})
     for (const auto& [signature, file] : stats->findings)
-      std::printf("  %s  ->  %s\n", signature.c_str(), file.c_str());
-  if (corpus.empty()) std::printf("  (no corpus at %s)\n", corpus_dir.c_str());
+      out["findings"].push_back({{"signature", signature}, {"file", file}});
+  if (!options.json) print_table(B::kName, replayed, fuzzed);
   return replayed.divergences + fuzzed.divergences ? kFinding : kOk;
 }
 
@@ -155,8 +187,17 @@ int list_profiles(const std::string& protocol) {
 }
 
 int run_campaign(const CampaignOptions& options) {
-  return with_binding(options.protocol,
-                      [&](auto binding) { return campaign<decltype(binding)>(options); });
+  nlohmann::json out;
+  int code = kUsage;
+  try {
+    code = with_binding(options.protocol,
+                        [&](auto binding) { return campaign<decltype(binding)>(options, out); });
+  } catch (const InputError& e) {
+    std::cerr << "lockstep run: " << e.what() << "\n";
+    out["error"] = e.what();
+  }
+  if (options.json) std::cout << document("run", code, out).dump(2) << "\n";
+  return code;
 }
 
 }  // namespace lockstep::tools

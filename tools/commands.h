@@ -7,9 +7,16 @@
 namespace lockstep::tools {
 
 // `lockstep replay FILE`: a readable program (.txt) or a fuzz input (anything else). Prints the
-// program with model and target outcomes side by side. Returns 0 when they agree (and agree
-// with the program's annotations), 1 otherwise, 2 for unreadable input.
-int replay(const std::string& path, const std::string& protocol, const std::string& profile);
+// program with model and target outcomes side by side (or, with `json`, one JSON document).
+// Returns 0 when they agree (and agree with the program's annotations), 1 otherwise, 2 for
+// unreadable or malformed input.
+struct ReplayOptions {
+  std::string path;
+  std::string protocol;  // empty: the program header or the input's context, else both
+  std::string profile;   // empty: the trace's own
+  bool json = false;
+};
+int replay(const ReplayOptions& options);
 
 struct CampaignOptions {
   std::string protocol;
@@ -17,6 +24,7 @@ struct CampaignOptions {
   uint64_t seed = 1;
   std::string corpus_root;  // empty: default_corpus_root()
   std::string findings_dir = "findings";
+  bool json = false;
 };
 // `lockstep run PROTOCOL --seconds N`: replays the shipped corpus, then runs random and mutated
 // inputs for N seconds; prints a summary table. Returns 1 if anything diverged.
@@ -24,7 +32,10 @@ int run_campaign(const CampaignOptions& options);
 
 // `lockstep corpus build`: every readable program under corpus/programs/<name>/ becomes
 // corpus/<name>/<stem>.bin. `lockstep corpus check`: the twins agree. Returns 0 on success.
-int corpus_build(const std::string& corpus_root, bool check_only);
+int corpus_build(const std::string& corpus_root, bool check_only, bool json);
+// The walk behind it: errors collected (FILE:LINE:COL where there is a position).
+int corpus_walk(const std::string& corpus_root, bool check_only, std::vector<std::string>& errors,
+                int& written, int& seen);
 
 // `lockstep fmt FILE...`: rewrites programs in canonical form (comments and blank lines kept);
 // `-` reads stdin and writes stdout. With `check`, writes nothing and returns 1 when a file is

@@ -9,6 +9,7 @@
 #include "tools/commands.h"
 #include "tools/exit_codes.h"
 #include "tools/input_file.h"
+#include "tools/json_output.h"
 
 namespace lockstep::tools {
 namespace {
@@ -23,12 +24,14 @@ std::string slurp(const fs::path& p) {
 // One readable program -> its binary twin. Programs whose profile has no fuzz-input encoding
 // (e.g. kvm) stay text-only: they are replayed by the tests and peers, not by the fuzzers.
 template <class B>
-bool build_one(const InputFile& file, const fs::path& out_dir, bool check_only, int& written) {
+bool build_one(const InputFile& file, const fs::path& out_dir, bool check_only, int& written,
+               std::vector<std::string>& errors) {
   const fs::path program = file.path;
   auto trace = B::parse(file.bytes);
   if (B::print(trace) != file.bytes) {
-    std::cerr << program << ": not in canonical form (print(parse(file)) differs); run "
-              << "`lockstep fmt` on it\n";
+    errors.push_back(
+        program.string() +
+        ": not in canonical form (print(parse(file)) differs); run `lockstep fmt` on it");
     return false;
   }
   std::vector<uint8_t> bytes;
@@ -41,12 +44,12 @@ bool build_one(const InputFile& file, const fs::path& out_dir, bool check_only, 
   if (check_only) {
     std::string existing = slurp(twin);
     if (existing != std::string(bytes.begin(), bytes.end())) {
-      std::cerr << twin << ": missing or stale; run `lockstep corpus build`\n";
+      errors.push_back(twin.string() + ": missing or stale; run `lockstep corpus build`");
       return false;
     }
     auto decoded = B::decode(bytes);
     if (decoded.ops != trace.ops || decoded.profile != trace.profile) {
-      std::cerr << twin << ": does not decode back to " << program << "\n";
+      errors.push_back(twin.string() + ": does not decode back to " + program.string());
       return false;
     }
     return true;
@@ -60,14 +63,33 @@ bool build_one(const InputFile& file, const fs::path& out_dir, bool check_only, 
 
 }  // namespace
 
-int corpus_build(const std::string& corpus_root, bool check_only) {
+int corpus_build(const std::string& corpus_root, bool check_only, bool json) {
+  std::vector<std::string> errors;
+  int written = 0, seen = 0;
+  const int code = corpus_walk(corpus_root, check_only, errors, written, seen);
+  for (const auto& e : errors) std::cerr << "lockstep corpus: " << e << "\n";
+  if (json) {
+    nlohmann::json out = document(check_only ? "corpus check" : "corpus build", code);
+    out.update(
+        {{"root", corpus_root}, {"programs", seen}, {"written", written}, {"errors", errors}});
+    if (code == kUsage) out["error"] = errors.empty() ? "unreadable input" : errors.front();
+    std::cout << out.dump(2) << "\n";
+  } else if (seen) {
+    std::cout << "lockstep corpus: " << seen << " programs in " << corpus_root << ", "
+              << (check_only ? "checked" : "wrote " + std::to_string(written) + " inputs")
+              << (code == kOk ? "" : " (errors)") << "\n";
+  }
+  return code;
+}
+
+int corpus_walk(const std::string& corpus_root, bool check_only, std::vector<std::string>& errors,
+                int& written, int& seen) {
   const fs::path programs = fs::path(corpus_root) / "programs";
   if (!fs::is_directory(programs)) {
-    std::cerr << "lockstep corpus: no " << programs << " directory\n";
+    errors.push_back("no " + programs.string() + " directory");
     return kUsage;
   }
   int result = kOk;
-  int written = 0, seen = 0;
   for (const auto& dir : fs::directory_iterator(programs)) {
     if (!dir.is_directory()) continue;
     std::vector<fs::path> files;
@@ -80,23 +102,20 @@ int corpus_build(const std::string& corpus_root, bool check_only) {
         const InputFile input = read_input(file.string());
         const fs::path out_dir = fs::path(corpus_root) / dir.path().filename();
         if (!with_binding(input.protocol, [&](auto binding) {
-              return build_one<decltype(binding)>(input, out_dir, check_only, written);
+              return build_one<decltype(binding)>(input, out_dir, check_only, written, errors);
             }))
           result = std::max(result, int{kFinding});
       } catch (const InputError& e) {
-        std::cerr << "lockstep corpus: " << e.what() << "\n";
+        errors.push_back(e.what());
         result = kUsage;
       } catch (const ParseError& e) {
-        std::cerr << "lockstep corpus: " << file.string() << ":" << e.what() << "\n";
+        errors.push_back(file.string() + ":" + e.what());
         result = kUsage;
       }
     }
   }
-  std::cout << "lockstep corpus: " << seen << " programs, " << (check_only ? "checked" : "wrote ")
-            << (check_only ? "" : std::to_string(written) + " inputs")
-            << (result == kOk ? "" : " (errors)") << "\n";
   if (seen == 0) {
-    std::cerr << "lockstep corpus: no program under " << programs << ": nothing checked\n";
+    errors.push_back("no program under " + programs.string() + ": nothing to check");
     return kUsage;
   }
   return result;

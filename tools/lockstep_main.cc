@@ -44,15 +44,17 @@ int run_cli(int argc, char** argv) {
   app.set_version_flag("--version", std::string("lockstep ") + LOCKSTEP_VERSION);
   const auto protocols = CLI::IsMember({"mshv", "vhost"});
 
-  std::string replay_file, replay_protocol, replay_profile;
+  ReplayOptions replay_options;
   auto* replay_cmd = app.add_subcommand("replay", "replay a program (.txt) or fuzz input");
-  replay_cmd->add_option("file", replay_file, "program or fuzz input")->required();
+  replay_cmd->add_option("file", replay_options.path, "program or fuzz input")->required();
   replay_cmd
-      ->add_option("--protocol", replay_protocol,
+      ->add_option("--protocol", replay_options.protocol,
                    "mshv | vhost (default: the program header, or the fuzz input's path; "
                    "otherwise both)")
       ->check(protocols);
-  replay_cmd->add_option("--profile", replay_profile, "override the trace's profile");
+  replay_cmd->add_option("--profile", replay_options.profile, "override the trace's profile");
+  replay_cmd->add_flag("--json", replay_options.json,
+                       "one JSON document (docs/lockstep-output.schema.json)");
 
   CampaignOptions campaign;
   auto* run_cmd =
@@ -64,6 +66,8 @@ int run_cli(int argc, char** argv) {
   run_cmd->add_option("--corpus", campaign.corpus_root,
                       "corpus root (default: ./corpus, else the project's)");
   run_cmd->add_option("--findings", campaign.findings_dir, "where diverging inputs are written");
+  run_cmd->add_flag("--json", campaign.json,
+                    "one JSON document (docs/lockstep-output.schema.json)");
 
   std::string corpus_root;
   auto* corpus_cmd = app.add_subcommand("corpus", "readable programs <-> binary fuzz inputs");
@@ -74,6 +78,9 @@ int run_cli(int argc, char** argv) {
       corpus_cmd->add_subcommand("check", "verify every program has an up-to-date twin");
   corpus_cmd->add_option("--root", corpus_root,
                          "corpus root (default: ./corpus, else the project's)");
+  bool corpus_json = false;
+  corpus_cmd->add_flag("--json", corpus_json,
+                       "one JSON document (docs/lockstep-output.schema.json)");
   build_cmd->fallthrough();  // `corpus check --root X` as well as `corpus --root X check`
   check_cmd->fallthrough();
 
@@ -138,11 +145,11 @@ int run_cli(int argc, char** argv) {
                                : lockstep::peers::kvm::run_kvm_peer(peer);
   }
 
-  if (*replay_cmd) return replay(replay_file, replay_protocol, replay_profile);
+  if (*replay_cmd) return replay(replay_options);
   if (*run_cmd) return run_campaign(campaign);
   if (*corpus_cmd)
     return corpus_build(corpus_root.empty() ? default_corpus_root() : corpus_root,
-                        check_cmd->parsed() && !build_cmd->parsed());
+                        check_cmd->parsed() && !build_cmd->parsed(), corpus_json);
   if (*fmt_cmd) return fmt(fmt_files, fmt_check);
   if (*profiles_cmd) return list_profiles(profiles_protocol);
   return kUsage;

@@ -8,89 +8,104 @@
 #include "tools/commands.h"
 #include "tools/exit_codes.h"
 #include "tools/input_file.h"
+#include "tools/json_output.h"
 
 namespace lockstep::tools {
 namespace {
 
+// One replay under one protocol: its exit code and, for --json, its verdict.
+struct Replayed {
+  int code = kOk;
+  nlohmann::json json;
+};
+
 template <class B>
-int replay_with(const InputFile& file, const std::string& profile_override) {
+Replayed replay_with(const InputFile& file, const ReplayOptions& o) {
   typename B::Trace trace =
       file.text
           ? B::parse(file.bytes)
           : B::decode({reinterpret_cast<const uint8_t*>(file.bytes.data()), file.bytes.size()});
-  if (!profile_override.empty()) trace.profile = profile_override;
-  if (!B::has_profile(trace.profile)) {
-    const auto& at = trace.source;
-    std::cerr << "lockstep replay: " << file.path
-              << (at.header_line && profile_override.empty()
-                      ? ":" + std::to_string(at.header_line) + ":" +
-                            std::to_string(at.profile_column)
-                      : std::string())
-              << ": unknown " << B::kName << " profile '" << trace.profile
-              << "' (valid: " << B::profile_names() << ")\n";
-    return kUsage;
-  }
-  if (!B::target_supports(trace.profile)) {
-    std::cerr << "lockstep replay: " << file.path << ": no real " << B::kName
-              << " target implements profile '" << trace.profile
-              << "'; use `lockstep peer` for peer profiles\n";
-    return kUsage;
-  }
+  if (!o.profile.empty()) trace.profile = o.profile;
+  if (!B::has_profile(trace.profile))
+    throw InputError("--profile " + trace.profile + ": unknown " + std::string(B::kName) +
+                     " profile (valid: " + B::profile_names() + ")");
+  if (!B::target_supports(trace.profile))
+    throw InputError(file.path + ": no real " + std::string(B::kName) +
+                     " target implements profile '" + trace.profile +
+                     "'; use `lockstep peer` for peer profiles");
   auto model = B::model(trace.profile);
   auto target = B::target(trace.profile);
   auto verdict = run<typename B::P>(trace.ops, model, target);
-  std::cout << side_by_side<typename B::P>(trace.profile, trace.ops, verdict);
   const std::vector<std::string> mismatches = B::note_mismatches(trace, verdict.model);
-  for (const auto& m : mismatches) std::cout << "# " << m << "\n";
-  const size_t annotation_mismatches = mismatches.size();
+  Replayed r{verdict.ok() && mismatches.empty() ? kOk : kFinding,
+             verdict_json<typename B::P>(trace.profile, trace.ops, verdict)};
+  r.json["annotation_mismatches"] = mismatches;
+  if (o.json) return r;
+  std::cout << side_by_side<typename B::P>(trace.profile, trace.ops, verdict);
+  for (const auto& m : mismatches) std::cout << "# " << file.path << ": " << m << "\n";
   std::cout << "# " << file.path << " (" << B::kName << "): " << trace.ops.size() << " ops, "
             << (verdict.ok() ? "no divergence" : "DIVERGED") << ", fds +" << verdict.fds_delta
             << " (model expects +" << verdict.fds_expected << ")"
-            << (annotation_mismatches
-                    ? ", annotation mismatches: " + std::to_string(annotation_mismatches)
-                    : "")
+            << (mismatches.empty()
+                    ? ""
+                    : ", annotation mismatches: " + std::to_string(mismatches.size()))
             << "\n";
-  return verdict.ok() && annotation_mismatches == 0 ? kOk : kFinding;
+  return r;
 }
 
-int replay_as(const std::string& protocol, const InputFile& file, const std::string& profile) {
+Replayed replay_as(const std::string& protocol, const InputFile& file, const ReplayOptions& o) {
   return with_binding(protocol,
-                      [&](auto binding) { return replay_with<decltype(binding)>(file, profile); });
+                      [&](auto binding) { return replay_with<decltype(binding)>(file, o); });
 }
 
-// A fuzz input whose context names no target: both targets accept any byte string, so it is
-// replayed under each and the worse verdict wins; it is never passed on a guess.
-int replay_under_both(const InputFile& file, const std::string& profile) {
-  std::cout << "# " << file.path
-            << ": nothing says which fuzz target wrote this input (pass --protocol, or keep it "
-               "under a path naming the target); replaying it under both\n";
+// Replays `file` under the protocol it names or, for a fuzz input whose context names no
+// target, under both (both targets accept any byte string): the worse verdict wins, so an
+// input is never passed on a guess.
+int replay_file(const InputFile& file, const ReplayOptions& o, nlohmann::json& out) {
+  if (!o.protocol.empty() && file.text && o.protocol != file.protocol)
+    throw InputError(file.path + ": --protocol " + o.protocol + " but the program header says " +
+                     file.protocol);
+  const std::string& chosen = o.protocol.empty() ? file.protocol : o.protocol;
+  out["protocol_from"] = !o.protocol.empty() ? "--protocol"
+                         : chosen.empty()    ? "nothing: replayed under both"
+                                             : file.protocol_source;
+  if (chosen.empty() && !o.json)
+    std::cout << "# " << file.path
+              << ": nothing says which fuzz target wrote this input (pass --protocol, or keep "
+                 "it under a path naming the target); replaying it under both\n";
   int worst = kOk;
-  for (const char* protocol : {"mshv", "vhost"})
-    worst = std::max(worst, replay_as(protocol, file, profile));
+  for (const auto& protocol :
+       chosen.empty() ? std::vector<std::string>{"mshv", "vhost"} : std::vector{chosen}) {
+    Replayed r = replay_as(protocol, file, o);
+    worst = std::max(worst, r.code);
+    out["replays"].push_back(std::move(r.json));
+  }
   return worst;
 }
 
 }  // namespace
 
-int replay(const std::string& path, const std::string& protocol, const std::string& profile) {
+int replay(const ReplayOptions& o) {
+  nlohmann::json out;
+  std::string error;
+  int code = kOk;
   try {
-    const InputFile file = read_input(path);
-    if (!protocol.empty() && file.text && protocol != file.protocol)
-      throw InputError(path + ": --protocol " + protocol + " but the program header says " +
-                       file.protocol);
-    const std::string& chosen = protocol.empty() ? file.protocol : protocol;
-    if (chosen.empty()) return replay_under_both(file, profile);
-    return replay_as(chosen, file, profile);
+    out["file"] = o.path;
+    code = replay_file(read_input(o.path), o, out);
   } catch (const InputError& e) {
-    std::cerr << "lockstep replay: " << e.what() << "\n";
-    return kUsage;
+    error = e.what();
   } catch (const ParseError& e) {
-    std::cerr << "lockstep replay: " << path << ":" << e.what() << "\n";
-    return kUsage;
+    error = o.path + ":" + e.what();
   } catch (const std::exception& e) {
-    std::cerr << "lockstep replay: " << path << ": " << e.what() << "\n";
-    return kUsage;
+    error = o.path + ": " + e.what();
   }
+  if (!error.empty()) {
+    std::cerr << "lockstep replay: " << error << "\n";
+    code = kUsage;
+    out["error"] = error;
+  }
+  if (o.json) std::cout << document("replay", code, out).dump(2) << "\n";
+  return code;
 }
 
 }  // namespace lockstep::tools

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""`--json` output validates against docs/lockstep-output.schema.json for every command that has
+it, on success, on a finding and on an input error, and its exit_code is the process's. The
+self-check proves the schema rejects broken documents (a test that can fail).
+
+  json_output.py LOCKSTEP_BINARY PROJECT_ROOT
+"""
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import jsonschema
+
+
+def run(binary, args, cwd):
+    p = subprocess.run([binary, *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+    return p.returncode, p.stdout, p.stderr
+
+
+def main():
+    binary, root = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    with open(os.path.join(root, "docs", "lockstep-output.schema.json")) as f:
+        schema = json.load(f)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    corpus = os.path.join(root, "corpus")
+    failures, documents = [], []
+    with tempfile.TemporaryDirectory(prefix="lockstep-json-") as scratch:
+        bad = os.path.join(scratch, "bad.txt")
+        with open(bad, "w") as f:
+            f.write("# lockstep mshv\np0 = open_partition(1)\n")
+        stale = os.path.join(scratch, "stale")
+        os.makedirs(os.path.join(stale, "programs", "mshv_device"))
+        with open(os.path.join(stale, "programs", "mshv_device", "a.txt"), "w") as f:
+            f.write("# lockstep mshv  profile=mshv-v1\np0 = open_partition()\n")
+        bare = os.path.join(scratch, "crash-1")
+        with open(bare, "wb") as f:
+            f.write(bytes([1, 0, 0, 2, 0, 0, 0, 0]))
+        cases = [
+            ("replay program", ["replay", "--json", os.path.join(
+                corpus, "programs", "mshv_device", "add_duplicate_eexist.txt")], 0),
+            ("replay vhost input", ["replay", "--json", os.path.join(
+                corpus, "vhost_postcopy", "mem_table.bin")], 0),
+            ("replay under both", ["replay", "--json", bare], 0),
+            ("replay malformed", ["replay", "--json", bad], 2),
+            ("run corpus", ["run", "mshv", "--json", "--seconds", "0", "--corpus", corpus], 0),
+            ("run nothing", ["run", "vhost", "--json", "--seconds", "0", "--corpus", scratch], 2),
+            ("corpus check", ["corpus", "check", "--json", "--root", corpus], 0),
+            ("corpus stale", ["corpus", "check", "--json", "--root", stale], 1),
+            ("corpus malformed", ["corpus", "--json", "check", "--root", scratch], 2),
+        ]
+        for label, args, expected in cases:
+            code, out, err = run(binary, args, scratch)
+            try:
+                doc = json.loads(out)
+            except json.JSONDecodeError as e:
+                failures.append(f"{label}: stdout is not one JSON document ({e}):\n{out}{err}")
+                continue
+            errors = [e.message for e in validator.iter_errors(doc)]
+            if errors:
+                failures.append(f"{label}: invalid: {errors}")
+            if code != expected or doc.get("exit_code") != code:
+                failures.append(f"{label}: exit {code} (document says {doc.get('exit_code')}), "
+                                f"expected {expected}\n{err}")
+            documents.append(doc)
+    # The schema must be able to fail: each mutation of a valid document is rejected.
+    replay = next(d for d in documents if d["command"] == "replay" and d["exit_code"] == 0)
+    mutations = {
+        "no schema_version": lambda d: d.pop("schema_version"),
+        "unknown exit code": lambda d: d.update(exit_code=7),
+        "error on success": lambda d: d.update(error="x"),
+        "diverged without divergence": lambda d: d["replays"][0].update(verdict="diverged"),
+        "ops as text": lambda d: d["replays"][0].update(ops="3"),
+    }
+    for label, mutate in mutations.items():
+        doc = copy.deepcopy(replay)
+        mutate(doc)
+        if validator.is_valid(doc):
+            failures.append(f"schema self-check: accepted a document with {label}")
+    for f in failures:
+        print("FAIL", f)
+    print(f"{len(cases)} commands, {len(mutations)} schema self-checks, {len(failures)} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
