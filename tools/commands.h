@@ -12,8 +12,9 @@ namespace lockstep::tools {
 // unreadable or malformed input.
 struct ReplayOptions {
   std::string path;
-  std::string protocol;  // empty: the program header or the input's context, else both
-  std::string profile;   // empty: the trace's own
+  std::string protocol;     // empty: the program header or the input's context, else both
+  std::string profile;      // empty: the trace's own
+  bool model_only = false;  // --target model: no real target, any profile
   bool json = false;
 };
 int replay(const ReplayOptions& options);

@@ -53,6 +53,12 @@ int run_cli(int argc, char** argv) {
                    "otherwise both)")
       ->check(protocols);
   replay_cmd->add_option("--profile", replay_options.profile, "override the trace's profile");
+  std::string replay_target = "impl";
+  replay_cmd
+      ->add_option("--target", replay_target,
+                   "impl (the real implementation, default) | model (the model alone, any "
+                   "profile: e.g. a proof counterexample under its negative variant)")
+      ->check(CLI::IsMember({"impl", "model"}));
   replay_cmd->add_flag("--json", replay_options.json,
                        "one JSON document (docs/lockstep-output.schema.json)");
 
@@ -145,7 +151,10 @@ int run_cli(int argc, char** argv) {
                                : lockstep::peers::kvm::run_kvm_peer(peer);
   }
 
-  if (*replay_cmd) return replay(replay_options);
+  if (*replay_cmd) {
+    replay_options.model_only = replay_target == "model";
+    return replay(replay_options);
+  }
   if (*run_cmd) return run_campaign(campaign);
   if (*corpus_cmd)
     return corpus_build(corpus_root.empty() ? default_corpus_root() : corpus_root,

@@ -50,6 +50,16 @@ def main():
             if got != expected or code != 0:
                 failures.append(f"{label}: replayed as {got} (exit {code}), expected {expected}\n"
                                 f"{p.stdout[-400:]}{p.stderr}")
+        # A proof counterexample under its negative variant: no real target implements it, so
+        # only the model replays it (--target model), and the plain replay says how.
+        counterexample = os.path.join(corpus, "proofs", "mshv",
+                                      "device_type_valid__mutant-no-type-check.txt")
+        code, got, p = replayed_protocols(binary, counterexample)
+        if code != 2 or "--target model" not in p.stderr:
+            failures.append(f"counterexample without --target model: exit {code}\n{p.stderr}")
+        code, got, p = replayed_protocols(binary, counterexample, ("--target", "model"))
+        if code != 0 or got != ["mshv"] or "mutant-no-type-check" not in p.stdout:
+            failures.append(f"counterexample with --target model: exit {code}\n{p.stdout}")
         if "under both" not in replayed_protocols(binary, bare)[2].stdout:
             failures.append("no context: the output does not say it replayed under both")
     for f in failures:
