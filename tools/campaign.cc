@@ -13,6 +13,7 @@
 #include "tools/commands.h"
 #include "tools/exit_codes.h"
 #include "tools/input_file.h"
+#include "tools/interrupt.h"
 #include "tools/json_output.h"
 
 namespace lockstep::tools {
@@ -149,13 +150,15 @@ int campaign(const CampaignOptions& options, nlohmann::json& out) {
               << options.seed << std::endl;
   Stats replayed, fuzzed;
   const auto replay_start = std::chrono::steady_clock::now();
-  for (const auto& input : corpus) run_one<B>(input, replayed, options);
+  install_interrupt_handler();
+  for (const auto& input : corpus)
+    if (!interrupted()) run_one<B>(input, replayed, options);
   replayed.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - replay_start).count();
   std::mt19937_64 rng(options.seed);
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::duration<double>(options.seconds);
-  while (std::chrono::steady_clock::now() < deadline)
+  while (!interrupted() && std::chrono::steady_clock::now() < deadline)
     for (int i = 0; i < 64; ++i) run_one<B>(next_input(rng, corpus), fuzzed, options);
   fuzzed.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -165,7 +168,9 @@ int campaign(const CampaignOptions& options, nlohmann::json& out) {
   for (const auto* stats : {&replayed, &fuzzed})
     for (const auto& [signature, file] : stats->findings)
       out["findings"].push_back({{"signature", signature}, {"file", file}});
+  out["interrupted"] = interrupted();
   if (!options.json) print_table(B::kName, replayed, fuzzed);
+  if (interrupted()) std::cerr << "lockstep run: interrupted; the summary covers what ran\n";
   return replayed.divergences + fuzzed.divergences ? kFinding : kOk;
 }
 

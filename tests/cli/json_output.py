@@ -8,9 +8,11 @@ self-check proves the schema rejects broken documents (a test that can fail).
 import copy
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 import jsonschema
 
@@ -66,6 +68,16 @@ def main():
                 failures.append(f"{label}: exit {code} (document says {doc.get('exit_code')}), "
                                 f"expected {expected}\n{err}")
             documents.append(doc)
+        # Ctrl-C: the run stops at a trace boundary and still writes its summary document.
+        p = subprocess.Popen([binary, "run", "mshv", "--json", "--seconds", "60"], cwd=scratch,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=20)
+        doc = json.loads(out) if out.strip() else {}
+        if p.returncode != 0 or not doc.get("interrupted") or not validator.is_valid(doc) or \
+                doc["phases"][1]["seconds"] > 10:
+            failures.append(f"Ctrl-C: exit {p.returncode}, document {out[:300]}\n{err}")
     # The schema must be able to fail: each mutation of a valid document is rejected.
     replay = next(d for d in documents if d["command"] == "replay" and d["exit_code"] == 0)
     mutations = {
