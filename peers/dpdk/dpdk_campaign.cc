@@ -16,9 +16,6 @@ namespace uapi = vhost::uapi;
 using vhost::Op;
 using vhost::Trace;
 
-// Restart the peer when the uffds DPDK leaked (repeated ADVISE) pile up.
-constexpr int kMaxLeakedUffds = 64;
-
 std::string op_text(const Op& op) {
   return vhost::Protocol::op_name(op);
 }
@@ -55,15 +52,20 @@ constexpr const char* kCompared =
     "connection are sockets and are not counted, as the model does not count the connection). "
     "**Not compared**: `resources.regions_mapped`, `resources.regions_registered`, "
     "`resources.phase` — DPDK's internal tables cannot be read from outside the process. After "
-    "the trace the target disconnects and waits for DPDK to settle; the peer's non-socket fd "
-    "count must then equal its trace-start count plus the model's `fds_left_open()` (run()'s "
-    "own fd oracle watches this process, not the peer, and is off).\n\n"
-    "How replies are collected: after each op the front-end sends a barrier (GET_FEATURES, "
-    "which DPDK answers with no side effect) and reads up to the barrier's reply, so no reply "
-    "is guessed by a timeout and a close is seen as EOF. Two exceptions wait a short timeout "
-    "instead: a write ending in a partial header (a barrier would complete it; DPDK reads the "
-    "short header and closes) and a SET_MEM_TABLE after a LISTEN (DPDK replies with the table "
-    "and then blocks reading the ack, which a barrier would become).\n\n"
+    "the trace the target disconnects and connects the next trace's connection, whose first "
+    "barrier DPDK answers only once its one event thread has torn the old connection down; the "
+    "peer's non-socket fd count must then equal its trace-start count plus the model's "
+    "`fds_left_open()` (run()'s own fd oracle watches this process, not the peer, and is off).\n\n"
+    "How replies are collected: a barrier (GET_FEATURES, which DPDK answers with no side effect) "
+    "and a read up to its reply, so no reply is guessed by a timeout and a close is seen as EOF. "
+    "Each trace first runs in the observed mode: a barrier and an fd count only after the ops "
+    "where the model's closed, uffds or held_fds change, before a disconnect or connect, and "
+    "after the last op, the replies in between compared as one sequence. A trace that disagrees "
+    "there runs again in the per-op mode (a barrier and an fd count after every op), whose "
+    "verdict is the result: every signature below comes from it. A write ending in a partial "
+    "header is read to EOF instead (a barrier would complete it; DPDK reads the short header and "
+    "closes); after a postcopy SET_MEM_TABLE the table reply is awaited (DPDK then blocks "
+    "reading the ack, which a barrier would become).\n\n"
     "Ops never sent to DPDK (reported as skipped, never faked): `fail_next` (no fault injection "
     "into DPDK) and any Send/raw write whose header size promises more payload than the write "
     "carries (≤ 4096: DPDK's blocking `read()` would stall its only event thread).";
@@ -223,7 +225,8 @@ PeerCheck check_trace(const Trace& trace, const std::string& profile, DpdkPeer& 
   PeerCheck c;
   c.skipped = first_unsupported(trace);
   if (c.skipped) return c;
-  if (!peer.alive() || peer.quiet_fds().uffd > kMaxLeakedUffds) peer.restart();
+  if (!peer.alive()) peer.restart();
+  peer.refresh();
   if (mode == Mode::kObserved) {
     try {
       if (observed_agrees(trace, profile, peer, c)) return c;
@@ -366,7 +369,9 @@ std::string DpdkBinding::run_notes() const {
          std::to_string(per_op_agreed_) +
          " agreed per op: the disagreement depended on where the barriers were (DPDK reads a "
          "short message's missing bytes from its message buffer, which the barrier's reply "
-         "overwrites) and is counted as agreement.";
+         "overwrites) and is counted as agreement. Peer processes swapped in to keep the fd "
+         "table small (DpdkPeer::refresh): " +
+         std::to_string(peer_->replaced()) + ".";
 }
 
 std::optional<Trace> DpdkBinding::without(const Trace& trace, size_t i) {

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -201,6 +202,16 @@ DpdkPeer::DpdkPeer(std::string binary, std::vector<std::string> extra, bool eal)
   start();
 }
 
+DpdkPeer::DpdkPeer(const DpdkPeer& like, Spare)
+    : binary_(like.binary_), extra_(like.extra_), eal_(like.eal_) {
+  char tmpl[] = "/tmp/lockstep-dpdk-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+  socket_ = dir_ + "/vhost.sock";
+  log_ = dir_ + "/peer.log";
+  spawn();
+}
+
 DpdkPeer::~DpdkPeer() {
   stop();
   std::error_code ec;
@@ -208,6 +219,19 @@ DpdkPeer::~DpdkPeer() {
 }
 
 void DpdkPeer::start() {
+  spawn();
+  bool ready = false;
+  try {
+    ready = wait_ready(15000);  // the peer itself needs ~1.3 s
+  } catch (const std::runtime_error&) {
+  }
+  if (!ready) {
+    stop();
+    throw std::runtime_error("dpdk_vhost_peer did not become ready (log: " + log_ + ")");
+  }
+}
+
+void DpdkPeer::spawn() {
   static std::atomic<int> serial{0};
   const std::string prefix =
       "lockstep_dpdk_" + std::to_string(::getpid()) + "_" + std::to_string(serial++);
@@ -233,28 +257,58 @@ void DpdkPeer::start() {
   }
   ::close(out[1]);
   pid_ = pid;
-  // "ready <pid>" within 15 s (the peer itself needs ~1.3 s).
-  std::string line;
-  const auto deadline = std::chrono::steady_clock::now() + 15s;
-  while (line.find('\n') == std::string::npos) {
+  ready_fd_ = out[0];
+  ready_line_.clear();
+  fresh_non_socket_ = -1;
+}
+
+// The "ready" line on the peer's stdout: true once it came, false while it has not within
+// timeout_ms; throws when the peer closed its stdout without it.
+bool DpdkPeer::wait_ready(int timeout_ms) {
+  if (ready_fd_ < 0) return true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (ready_line_.find('\n') == std::string::npos) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    pollfd p{out[0], POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    pollfd p{ready_fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0))) <= 0) return false;
     char buf[64];
-    const ssize_t n = ::read(out[0], buf, sizeof buf);
+    const ssize_t n = ::read(ready_fd_, buf, sizeof buf);
     if (n <= 0) break;
-    line.append(buf, static_cast<size_t>(n));
+    ready_line_.append(buf, static_cast<size_t>(n));
   }
-  ::close(out[0]);
-  if (!line.starts_with("ready")) {
-    stop();
-    throw std::runtime_error("dpdk_vhost_peer did not become ready (log: " + log_ + ")");
+  ::close(ready_fd_);
+  ready_fd_ = -1;
+  if (!ready_line_.starts_with("ready")) throw std::runtime_error("dpdk_vhost_peer exited");
+  return true;
+}
+
+void DpdkPeer::refresh() {
+  if (!spare_ && (standby_fds_.non_socket() > fresh_non_socket_ + kSpareAfterHeldFds ||
+                  standby_fds_.uffd > kSpareAfterUffds))
+    spare_.reset(new DpdkPeer(*this, Spare{}));
+  if (!spare_) return;
+  try {
+    if (!spare_->wait_ready(0)) return;
+  } catch (const std::runtime_error&) {
+    spare_.reset();  // tried again at the next refresh
+    return;
   }
+  std::swap(dir_, spare_->dir_);
+  std::swap(socket_, spare_->socket_);
+  std::swap(log_, spare_->log_);
+  std::swap(pid_, spare_->pid_);
+  std::swap(standby_, spare_->standby_);
+  std::swap(standby_fds_, spare_->standby_fds_);
+  std::swap(fresh_non_socket_, spare_->fresh_non_socket_);
+  spare_.reset();  // the old process: SIGTERM, its directory removed
+  replaced_++;
 }
 
 void DpdkPeer::stop() {
   standby_.close();
+  if (ready_fd_ >= 0) ::close(ready_fd_);
+  ready_fd_ = -1;
   if (pid_ <= 0) return;
   ::kill(pid_, SIGTERM);
   for (int i = 0; i < 300; ++i) {
@@ -301,6 +355,7 @@ void DpdkPeer::open_standby() {
     throw std::runtime_error("cannot connect to " + socket_ + ": " + std::strerror(err));
   if (!barrier(standby_)) throw std::runtime_error("dpdk peer closed a fresh connection");
   standby_fds_ = fds();
+  if (fresh_non_socket_ < 0) fresh_non_socket_ = standby_fds_.non_socket();
 }
 
 vhost::Frontend DpdkPeer::take_connection(FdCounts* quiet) {

@@ -39,6 +39,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -101,6 +102,13 @@ class DpdkPeer {
   const std::string& log_path() const { return log_; }
   bool alive();
   void restart();
+  // Keeps the peer's fd table small, so counting it stays cheap: once the fds DPDK leaks pass
+  // kSpareAfterHeldFds (or its uffds kSpareAfterUffds), a spare peer process is started in the
+  // background, and the first refresh() after it is ready swaps it in and stops the old one.
+  // Called between traces; never waits.
+  void refresh();
+  size_t replaced() const { return replaced_; }  // processes swapped in by refresh()
+  static constexpr int kSpareAfterHeldFds = 48, kSpareAfterUffds = 32;
 
   // A connection DPDK has accepted and answered a barrier on; `quiet`: the peer's fds then
   // (every earlier connection's teardown complete). Throws std::runtime_error if DPDK does not
@@ -113,15 +121,24 @@ class DpdkPeer {
   const FdCounts& quiet_fds() const { return standby_fds_; }
 
  private:
+  struct Spare {};
+  DpdkPeer(const DpdkPeer& like, Spare);  // spawned, not yet ready
   void start();
+  void spawn();
+  bool wait_ready(int timeout_ms);
   void stop();
   void open_standby();
   std::string binary_, dir_, socket_, log_;
   std::vector<std::string> extra_;
   bool eal_ = true;
   pid_t pid_ = -1;
+  int ready_fd_ = -1;
+  std::string ready_line_;
   vhost::Frontend standby_;
   FdCounts standby_fds_;
+  int fresh_non_socket_ = -1;  // at the first connection of this process
+  std::unique_ptr<DpdkPeer> spare_;
+  size_t replaced_ = 0;
 };
 
 // Thrown by the observed mode when a trace needs the per-op mode.
