@@ -84,21 +84,33 @@ void traces_section(std::ostream& out, const PeerInfo& peer, const PeerOptions& 
   out << "\n";
 }
 
-void findings_section(std::ostream& out, const PeerInfo& peer, const ReportText& text,
-                      const Results& results) {
+void findings_section(std::ostream& out, const PeerInfo& peer, const PeerOptions& options,
+                      const ReportText& text, const Results& results) {
   out << "## Distinct disagreements (" << results.findings.size() << ")\n\n"
       << "Each is shrunk (greedy op deletion while the same signature persists; when the shrunk "
          "trace no longer shows it, the unshrunk trace is kept) and deduplicated by signature ("
-      << text.signature << "). Classification: (a) documented deviation — a " << peer.profile
-      << " profile switch explains it; (b) model bug; (c) " << peer.noun
-      << " defect or spec deviation; (?) unexplained.\n\n";
+      << text.signature << ") and classified by the entry of `" << options.expectations
+      << "` with the same signature, with the evidence it cites: (a) documented deviation — a "
+      << peer.profile << " profile switch explains it; (b) model bug or gap; (c) " << peer.noun
+      << " defect or spec deviation; (s) spec ambiguity; (?) not in the expectations file: "
+         "needs triage. The campaign's own heuristic triage is shown as a suggestion only.\n\n";
   if (results.findings.empty()) out << "None.\n\n";
   int n = 0;
-  for (const auto& [signature, f] : results.findings)
+  for (const auto& [signature, f] : results.findings) {
     out << "### " << ++n << ". (" << f.cls.kind << ") `" << signature << "`\n\n"
-        << f.cls.why << "\n\nSeen " << f.hits << " time(s); first found by " << f.origin
-        << "; written to `" << f.file << "`.\n\n```\n"
+        << f.cls.why << "\n\n";
+    if (!f.suggested.why.empty())
+      out << "Heuristic suggestion (" << f.suggested.kind << "): " << f.suggested.why << "\n\n";
+    out << "Seen " << f.hits << " time(s); first found by " << f.origin << "; written to `"
+        << f.file << "`.\n\n```\n"
         << f.evidence << "```\n\n";
+  }
+  out << "## Expectations audit\n\n";
+  if (results.problems.empty())
+    out << "Every disagreement is listed in `" << options.expectations
+        << "`, and every entry seen by the corpus was reproduced by it.\n\n";
+  for (const auto& p : results.problems) out << "- " << p << "\n";
+  if (!results.problems.empty()) out << "\n";
 }
 
 void unreachable_section(std::ostream& out, const ReportText& text, const Results& results) {
@@ -129,7 +141,7 @@ void write_report(const PeerInfo& peer, const PeerOptions& options, const Report
   section(r, "What is compared", text.compared);
   for (const auto& [heading, body] : text.sections) section(r, heading, body);
   traces_section(r, peer, options, text, results);
-  findings_section(r, peer, text, results);
+  findings_section(r, peer, options, text, results);
   unreachable_section(r, text, results);
   write_file(options.report_path, r.str());
 }
@@ -144,6 +156,7 @@ void print_summary(const Results& results) {
   }
   for (const auto& [signature, f] : results.findings)
     std::printf("  (%c) %s -> %s\n", f.cls.kind, signature.c_str(), f.file.c_str());
+  for (const auto& p : results.problems) std::printf("expectations: %s\n", p.c_str());
 }
 
 }  // namespace
@@ -157,7 +170,32 @@ std::vector<std::string> corpus_profiles(const PeerInfo& peer, const std::string
 PeerOptions with_defaults(const PeerInfo& peer, PeerOptions options) {
   if (options.profile.empty()) options.profile = peer.profile;
   if (options.findings_dir.empty()) options.findings_dir = std::string("findings/") + peer.name;
+  if (options.expectations.empty())
+    options.expectations = std::string("peers/") + peer.name + "/expectations.txt";
   return options;
+}
+
+Classification expected_class(const Expectations& file, const std::string& signature) {
+  const Expectation* e = file.find(signature);
+  if (!e) return {'?', "not in " + file.path + ": needs triage, then an entry there"};
+  std::string why = e->why + " [" + file.path + ":" + std::to_string(e->line) + ", " +
+                    e->class_name + "; evidence:";
+  for (const auto& ev : e->evidence) why += " " + ev + ";";
+  why.back() = ']';
+  return {e->kind, why};
+}
+
+void audit_results(const PeerInfo& peer, const PeerOptions& options, const Expectations& file,
+                   Results& results) {
+  std::set<std::string> all;
+  for (const auto& [signature, f] : results.findings) all.insert(signature);
+  results.problems =
+      audit(file, results.corpus_signatures, all, corpus_profiles(peer, options.profile));
+}
+
+int bad_expectations(const PeerInfo& peer, const std::string& why) {
+  std::fprintf(stderr, "lockstep peer %s: %s\n", peer.name, why.c_str());
+  return 4;
 }
 
 int cannot_run(const PeerInfo& peer, const PeerOptions& options, const ReportText& text,
@@ -192,7 +230,8 @@ void write_finding(Finding& f, const std::string& findings_dir, const std::strin
   fs::create_directories(findings_dir);
   f.file = (fs::path(findings_dir) / (profile + "-" + std::to_string(n) + ".txt")).string();
   std::ofstream(f.file) << f.evidence << "# classification (" << f.cls.kind << "): " << f.cls.why
-                        << "\n# found by: " << f.origin << "\n";
+                        << "\n# heuristic suggestion (" << f.suggested.kind
+                        << "): " << f.suggested.why << "\n# found by: " << f.origin << "\n";
   std::printf("finding %s: %s\n  (%c) %s\n", f.file.c_str(), f.signature.c_str(), f.cls.kind,
               f.cls.why.c_str());
   std::fflush(stdout);
@@ -205,9 +244,7 @@ int finish(const PeerInfo& peer, const PeerOptions& options, const ReportText& t
     write_report(peer, options, text, results);
     std::printf("report: %s\n", options.report_path.c_str());
   }
-  for (const auto& [signature, f] : results.findings)
-    if (f.cls.kind == '?') return 1;
-  return 0;
+  return results.problems.empty() ? 0 : 1;
 }
 
 }  // namespace lockstep::peers

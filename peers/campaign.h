@@ -1,8 +1,10 @@
 // The campaign every real peer runs (`lockstep peer NAME`), written once and generic over a peer
 // binding the way tools/campaign.cc is generic over tools/bindings.h: the corpus programs under
 // each corpus profile, then seeded generated traces for a time budget; every disagreement is
-// shrunk, deduplicated by signature, classified, written as a readable program, counted in a
-// summary table and, on request, in a reviewer-facing markdown report.
+// shrunk, deduplicated by signature, classified by the peer's expectations file
+// (peers/expectations.h; the binding's heuristic triage is only a suggestion beside it), written
+// as a readable program, counted in a summary table and, on request, in a reviewer-facing
+// markdown report.
 //
 // A binding B (peers/kvm/kvm_campaign.h, peers/dpdk/dpdk_campaign.h) supplies:
 //   types     (BindingTypes) Trace (lockstep::Trace<Op>), Check (skipped: optional<Skip>,
@@ -16,7 +18,7 @@
 //   first_skip(trace) -> optional<Skip>     the first op the peer cannot take
 //   check(trace) -> Check                   model (trace.profile) vs the peer
 //   without(trace, i) -> optional<Trace>    the trace minus op i, or nullopt if that is no trace
-//   classify(minimal, check) -> Classification
+//   classify(minimal, check) -> Classification   a heuristic triage: a suggestion in the report
 //   generate(rng, profile) -> Trace         one random trace, already cut at first_skip
 //   evidence(check) -> string               what the peer showed besides the side-by-side
 #pragma once
@@ -27,6 +29,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -34,14 +37,16 @@
 #include <vector>
 
 #include "core/program_files.h"
+#include "peers/expectations.h"
 #include "peers/skip.h"
 
 namespace lockstep::peers {
 
-// How a disagreement is explained; unclassified until triage says otherwise.
+// How a disagreement is explained; unclassified until the expectations file says otherwise.
 struct Classification {
-  char kind = '?';  // 'a' documented deviation (a profile switch explains it), 'b' model bug,
-                    // 'c' peer defect or spec deviation, '?' unexplained: needs triage
+  char kind = '?';  // 'a' documented deviation (a profile switch explains it), 'b' model bug or
+                    // gap, 'c' peer defect or spec deviation, 's' spec ambiguity, '?' not in the
+                    // expectations file: needs triage
   std::string why;
 };
 
@@ -52,6 +57,7 @@ struct PeerOptions {
   std::string corpus_root = "corpus";
   std::string findings_dir;  // "" = findings/<peer>
   std::string report_path;   // "" = no report
+  std::string expectations;  // "" = peers/<peer>/expectations.txt
   // KVM only: run the chosen profile's traces through the MSHV <-> KVM number swap
   // (peers/kvm/mapping.h); unset = on for mshv-* profiles, off for kvm. The DPDK peer speaks
   // one vocabulary and has nothing to swap.
@@ -85,8 +91,9 @@ struct Tally {
 
 struct Finding {
   std::string signature, origin, file;
-  std::string evidence;  // the trace kept, side by side, and what the peer showed besides
-  Classification cls;
+  std::string evidence;      // the trace kept, side by side, and what the peer showed besides
+  Classification cls;        // from the expectations file
+  Classification suggested;  // the binding's heuristic triage
   size_t hits = 0;
 };
 
@@ -96,6 +103,8 @@ struct Results {
   std::map<std::string, size_t> skip_reasons;  // traces cut or skipped, by reason
   std::vector<std::string> corpus_notes;
   double generated_seconds = 0;
+  std::set<std::string> corpus_signatures;  // disagreements the corpus phase showed
+  std::vector<std::string> problems;        // audit() against the expectations file
 };
 
 // The three types a binding names; a binding derives from BindingTypes<...>.
@@ -127,8 +136,15 @@ std::string corpus_note(const std::string& profile, size_t programs, size_t whol
 // Names f.file (the n-th finding of the campaign), writes it, and says so on stdout.
 void write_finding(Finding& f, const std::string& findings_dir, const std::string& profile,
                    size_t n);
-// The summary table on stdout, the report when asked for; 0 when every disagreement is
-// classified, 1 when any is unexplained ('?').
+// The expectations' classification of a disagreement ('?' when the file does not list it).
+Classification expected_class(const Expectations& file, const std::string& signature);
+// results.problems from audit() over what the campaign saw, for the profiles it ran.
+void audit_results(const PeerInfo& peer, const PeerOptions& options, const Expectations& file,
+                   Results& results);
+// Says why on stderr. 4.
+int bad_expectations(const PeerInfo& peer, const std::string& why);
+// The summary table on stdout, the report when asked for; 0 when the expectations file explains
+// every disagreement and every corpus entry was reproduced, 1 otherwise.
 int finish(const PeerInfo& peer, const PeerOptions& options, const ReportText& text,
            const Results& results);
 
@@ -169,7 +185,8 @@ class Campaign {
  public:
   using Trace = typename B::Trace;
 
-  Campaign(const PeerOptions& options, B& binding) : options_(options), binding_(binding) {}
+  Campaign(const PeerOptions& options, B& binding, const Expectations& expectations)
+      : options_(options), binding_(binding), expectations_(expectations) {}
 
   // Every corpus program under each corpus profile (and the chosen one), run up to its first
   // op the peer cannot take.
@@ -219,6 +236,7 @@ class Campaign {
   }
 
   const Results& results() const { return results_; }
+  Results& results() { return results_; }
 
  private:
   void record(const Trace& trace, const std::string& phase, const std::string& origin) {
@@ -237,6 +255,7 @@ class Campaign {
     }
     tally.disagree++;
     const std::string signature = c.signature;
+    if (phase == "corpus") results_.corpus_signatures.insert(signature);
     if (auto it = results_.findings.find(signature); it != results_.findings.end()) {
       it->second.hits++;
       return;
@@ -252,6 +271,7 @@ class Campaign {
               origin,
               "",
               check.side_by_side + binding_.evidence(check),
+              expected_class(expectations_, signature),
               binding_.classify(minimal, check),
               1};
     write_finding(f, options_.findings_dir, trace.profile, results_.findings.size());
@@ -260,14 +280,22 @@ class Campaign {
 
   const PeerOptions& options_;
   B& binding_;
+  const Expectations& expectations_;
   Results results_;
 };
 
-// The whole of `lockstep peer NAME`: 0 every disagreement classified, 1 any unexplained, 2 an
-// unknown profile, 3 the peer cannot run here.
+// The whole of `lockstep peer NAME`: 0 the expectations file explains what was seen, 1 it does
+// not (a disagreement it does not list, a corpus entry not reproduced), 2 an unknown profile,
+// 3 the peer cannot run here, 4 the expectations file does not parse.
 template <class B>
 int run_peer_campaign(const PeerOptions& given) {
   const PeerOptions options = with_defaults(B::kInfo, given);
+  Expectations expectations;
+  try {
+    expectations = load_expectations(options.expectations);
+  } catch (const ExpectationsError& e) {
+    return bad_expectations(B::kInfo, e.what());
+  }
   typename B::Environment env = B::probe();
   if (!env.unavailable.empty())
     return cannot_run(B::kInfo, options, B::report_text(env, options), env.unavailable);
@@ -279,10 +307,14 @@ int run_peer_campaign(const PeerOptions& given) {
     env.unavailable = e.what();
     return cannot_run(B::kInfo, options, B::report_text(env, options), env.unavailable);
   }
-  Campaign<B> campaign(options, *binding);
+  Campaign<B> campaign(options, *binding, expectations);
   campaign.run_corpus();
   campaign.run_generated();
-  return finish(B::kInfo, options, B::report_text(env, options), campaign.results());
+  audit_results(B::kInfo, options, expectations, campaign.results());
+  ReportText text = B::report_text(env, options);
+  if constexpr (requires(const B& b) { b.run_notes(); })
+    text.sections.emplace_back("How the checks ran", binding->run_notes());
+  return finish(B::kInfo, options, text, campaign.results());
 }
 
 }  // namespace lockstep::peers

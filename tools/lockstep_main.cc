@@ -119,6 +119,8 @@ int run_cli(int argc, char** argv) {
   peer_cmd->add_option("--seed", peer.seed, "random seed");
   peer_cmd->add_option("--corpus", peer.corpus_root, "corpus root");
   peer_cmd->add_option("--report", peer.report_path, "write a markdown report here");
+  peer_cmd->add_option("--expectations", peer.expectations,
+                       "the known disagreements (default: peers/<peer>/expectations.txt)");
   peer_cmd->add_option("--findings", peer.findings_dir,
                        "where minimal disagreements go (default: findings/<peer>)");
   peer_cmd->add_flag("--type-map", peer_type_map,

@@ -35,22 +35,27 @@ Profile dpdk_22_11() {
   p.ack_strict = false;                       // vhost_user_postcopy_register: ack size unchecked
   p.ack_reply = AckReply::None;               // probe: "no reply, even if ... NEED_REPLY"
   p.end_without_uffd_fails = false;           // probe: END without ADVISE -> u64 0
-  // Measured by the DPDK peer (docs/peers/dpdk.md #N, lib/vhost/vhost_user.c):
-  p.reply_flags_echo_request = true;    // send_vhost_reply; #7 request 0x11 -> reply 0x15
-  p.checks_payload_size = false;        // only SET_LOG_BASE / *_INFLIGHT_FD check; #6 #8 #55
-  p.partial_header_closes = true;       // read_vhost_message "Unexpected header size read"; #5
-  p.bad_vring_index_closes = true;      // vhost_user_check_and_alloc_queue_pair; #75 #58
-  p.vring_num_checked = true;           // vhost_user_set_vring_num; #91
-  p.vring_addr_needs_mem_table = true;  // vhost_user_set_vring_addr dev->mem == NULL; #72
-  p.status_is_u8 = true;                // vhost_user_set_status > UINT8_MAX; #69
-  p.max_region_span = ~uint64_t{0};     // vhost_user_mmap_region: overflow check only; #101
-  p.refused_table_leaks_fds = true;     // vhost_user_set_mem_table free_mem_table path; #63
-  p.vring_err_fd_closed = true;         // vhost_user_set_vring_err; corpus rings_misc.txt
-  p.leaked_fds_held = true;             // /proc/PID/fd keeps leaked fds; #34
-  p.log_base_reply_empty = true;        // vhost_user_set_log_base msg.size = 0; rings_misc.txt
-  p.log_base_fd_closed = true;          // vhost_user_set_log_base close(fd); rings_misc.txt
-  p.log_fd_closed = true;               // vhost_user_set_log_fd close(fd); rings_misc.txt
-  p.handles_net_set_mtu = true;         // vhost_user_net_set_mtu; rings_misc.txt
+  // Measured by the DPDK peer (lib/vhost/vhost_user.c); "spec …/REQ/field" is the entry
+  // "spec: lockstep: divergence dpdk-peer/REQ/field" of peers/dpdk/expectations.txt:
+  p.reply_flags_echo_request = true;  // send_vhost_reply; corpus wire.txt 0x11 -> 0x15
+  p.checks_payload_size = false;      // only SET_LOG_BASE / *_INFLIGHT_FD check; the
+                                      // dpdk-22.11 short-payload entries (stale bytes)
+  p.partial_header_closes = true;     // read_vhost_message short header; spec …/RAW/closed
+  p.bad_vring_index_closes = true;    // vhost_user_check_and_alloc_queue_pair;
+                                      // spec …/SET_VRING_BASE/closed
+  p.vring_num_checked = true;  // vhost_user_set_vring_num; spec …/SET_VRING_NUM/reply.payload
+  p.vring_addr_needs_mem_table = true;  // vhost_user_set_vring_addr dev->mem == NULL
+  p.status_is_u8 = true;  // vhost_user_set_status > UINT8_MAX; spec …/SET_STATUS/closed
+  p.max_region_span = ~uint64_t{0};  // vhost_user_mmap_region: overflow check only;
+                                     // spec …/SET_MEM_TABLE/reply.payload
+  p.refused_table_leaks_fds = true;  // vhost_user_set_mem_table free_mem_table path
+  p.vring_err_fd_closed = true;      // vhost_user_set_vring_err; corpus rings_misc.txt
+  p.leaked_fds_held = true;          // /proc/PID/fd keeps leaked fds; spec
+                                     // …/SET_VRING_ENABLE/resources.held_fds
+  p.log_base_reply_empty = true;     // vhost_user_set_log_base msg.size = 0; rings_misc.txt
+  p.log_base_fd_closed = true;       // vhost_user_set_log_base close(fd); rings_misc.txt
+  p.log_fd_closed = true;            // vhost_user_set_log_fd close(fd); rings_misc.txt
+  p.handles_net_set_mtu = true;      // vhost_user_net_set_mtu; rings_misc.txt
   return p;
 }
 

@@ -104,42 +104,52 @@ struct Profile {
 
   // ---- DPDK 22.11 as measured by the DPDK peer (peers/dpdk/, docs/peers/dpdk.md) ----
   bool reply_flags_echo_request = false;  // W8; DPDK send_vhost_reply: request flags, version
-                                          // and NEED_REPLY cleared (measured: #7, 0x11 -> 0x15)
+                                          // and NEED_REPLY cleared (measured: corpus wire.txt,
+                                          // 0x11 -> 0x15)
   bool checks_payload_size = true;        // W7/X5; DPDK: only vhost_user_set_log_base (and
                                           // vhost_user_{get,set}_inflight_fd) check the size
-                                          // (measured: #6, #8, #55)
+                                          // (measured: the dpdk-22.11 short-payload entries of
+                                          // peers/dpdk/expectations.txt)
   bool partial_header_closes = false;     // W4; DPDK read_vhost_message: < 12 header bytes in one
-                                          // read closes ("Unexpected header size read"; #5, #36)
-  bool bad_vring_index_closes = false;    // DPDK vhost_user_check_and_alloc_queue_pair: a ring
-                                          // index >= ring_count closes before the handler, and
-                                          // vhost_user_msg_handler's -1 leaves the message's fds
-                                          // open (measured: #75, #26, #94)
-  bool refused_table_leaks_fds = false;   // DPDK vhost_user_set_mem_table: the fds from the first
-                                          // region that fails to map on are never closed (#63)
-  bool vring_err_fd_closed = false;       // DPDK vhost_user_set_vring_err closes the fd at once
-                                          // ("not implemented"; measured: corpus rings_misc.txt)
-  bool log_base_reply_empty = false;      // X10 (u64 0); DPDK vhost_user_set_log_base:
-                                          // ctx->msg.size = 0, the reply is a bare header
-                                          // (measured: corpus rings_misc.txt)
-  bool log_base_fd_closed = false;        // X10 (fd held); DPDK vhost_user_set_log_base:
-                                          // close(fd) after the mmap (measured: corpus
-                                          // rings_misc.txt, held 0)
-  bool log_fd_closed = false;             // X10 (fd held); DPDK vhost_user_set_log_fd:
-                                          // close(fd), "not implemented" (measured: corpus
-                                          // rings_misc.txt, held 0)
-  bool handles_net_set_mtu = false;       // X4 (20 not handled); DPDK vhost_user_net_set_mtu:
-                                          // u64 68..65535 stored, else refused (measured:
-                                          // corpus rings_misc.txt, MTU 1500 -> 0)
+                                       // read closes (measured: expectations spec …/RAW/closed)
+  bool bad_vring_index_closes =
+      false;  // DPDK vhost_user_check_and_alloc_queue_pair: a ring
+              // index >= ring_count closes before the handler, and
+              // vhost_user_msg_handler's -1 leaves the message's fds
+              // open (measured: expectations spec
+              // …/SET_VRING_BASE/closed, …/SET_VRING_ENABLE/resources.held_fds)
+  bool refused_table_leaks_fds = false;  // DPDK vhost_user_set_mem_table: the fds from the first
+                                         // region that fails to map on are never closed (measured
+                                         // by the DPDK peer; dpdk-22.11 agrees since, no entry)
+  bool vring_err_fd_closed = false;      // DPDK vhost_user_set_vring_err closes the fd at once
+                                         // ("not implemented"; measured: corpus rings_misc.txt)
+  bool log_base_reply_empty = false;     // X10 (u64 0); DPDK vhost_user_set_log_base:
+                                         // ctx->msg.size = 0, the reply is a bare header
+                                         // (measured: corpus rings_misc.txt)
+  bool log_base_fd_closed = false;       // X10 (fd held); DPDK vhost_user_set_log_base:
+                                         // close(fd) after the mmap (measured: corpus
+                                         // rings_misc.txt, held 0)
+  bool log_fd_closed = false;            // X10 (fd held); DPDK vhost_user_set_log_fd:
+                                         // close(fd), "not implemented" (measured: corpus
+                                         // rings_misc.txt, held 0)
+  bool handles_net_set_mtu = false;      // X4 (20 not handled); DPDK vhost_user_net_set_mtu:
+                                         // u64 68..65535 stored, else refused (measured:
+                                         // corpus rings_misc.txt, MTU 1500 -> 0)
   bool leaked_fds_held = false;    // DPDK: a leaked fd stays in the process (resources count it;
-                                   // measured: #34, the peer's /proc/PID/fd)
+                                   // measured: the peer's /proc/PID/fd, dpdk_peer_test
+                                   // RepeatedAdviseLeakIsAFinding)
   bool vring_num_checked = false;  // DPDK vhost_user_set_vring_num: not a power of two or
-                                   // > 32768 refused (measured: #91)
+                                   // > 32768 refused (measured: expectations
+                                   // spec …/SET_VRING_NUM/reply.payload)
   bool vring_addr_needs_mem_table = false;  // DPDK vhost_user_set_vring_addr: dev->mem == NULL
-                                            // refused (measured: #72)
-  bool status_is_u8 = false;  // X10 (any u64); DPDK vhost_user_set_status: > 0xff refused (#69)
+                                            // refused (measured by the DPDK peer;
+                                            // dpdk-22.11 agrees since, no entry)
+  bool status_is_u8 = false;  // X10 (any u64); DPDK vhost_user_set_status: > 0xff refused
+                              // (measured: expectations spec …/SET_STATUS/closed)
   uint64_t max_region_span = uint64_t{1} << 40;  // X6 memory_size + mmap_offset; DPDK
                                                  // vhost_user_mmap_region checks overflow only
-                                                 // (measured: #101, offset past the fd mapped)
+                                                 // (measured: spec …/SET_MEM_TABLE/reply.payload,
+                                                 // an offset past the fd mapped)
 
   // ---- negative variants (proofs/, oracle negative tests): deliberately broken rules ----
   bool mutant_end_keeps_uffd = false;         // END turns listening off but never closes the uffd

@@ -16,9 +16,6 @@ namespace uapi = vhost::uapi;
 using vhost::Op;
 using vhost::Trace;
 
-// Restart the peer when the uffds DPDK leaked (repeated ADVISE) pile up.
-constexpr int kMaxLeakedUffds = 64;
-
 std::string op_text(const Op& op) {
   return vhost::Protocol::op_name(op);
 }
@@ -55,15 +52,20 @@ constexpr const char* kCompared =
     "connection are sockets and are not counted, as the model does not count the connection). "
     "**Not compared**: `resources.regions_mapped`, `resources.regions_registered`, "
     "`resources.phase` — DPDK's internal tables cannot be read from outside the process. After "
-    "the trace the target disconnects and waits for DPDK to settle; the peer's non-socket fd "
-    "count must then equal its trace-start count plus the model's `fds_left_open()` (run()'s "
-    "own fd oracle watches this process, not the peer, and is off).\n\n"
-    "How replies are collected: after each op the front-end sends a barrier (GET_FEATURES, "
-    "which DPDK answers with no side effect) and reads up to the barrier's reply, so no reply "
-    "is guessed by a timeout and a close is seen as EOF. Two exceptions wait a short timeout "
-    "instead: a write ending in a partial header (a barrier would complete it; DPDK reads the "
-    "short header and closes) and a SET_MEM_TABLE after a LISTEN (DPDK replies with the table "
-    "and then blocks reading the ack, which a barrier would become).\n\n"
+    "the trace the target disconnects and connects the next trace's connection, whose first "
+    "barrier DPDK answers only once its one event thread has torn the old connection down; the "
+    "peer's non-socket fd count must then equal its trace-start count plus the model's "
+    "`fds_left_open()` (run()'s own fd oracle watches this process, not the peer, and is off).\n\n"
+    "How replies are collected: a barrier (GET_FEATURES, which DPDK answers with no side effect) "
+    "and a read up to its reply, so no reply is guessed by a timeout and a close is seen as EOF. "
+    "Each trace first runs in the observed mode: a barrier and an fd count only after the ops "
+    "where the model's closed, uffds or held_fds change, before a disconnect or connect, and "
+    "after the last op, the replies in between compared as one sequence. A trace that disagrees "
+    "there runs again in the per-op mode (a barrier and an fd count after every op), whose "
+    "verdict is the result: every signature below comes from it. A write ending in a partial "
+    "header is read to EOF instead (a barrier would complete it; DPDK reads the short header and "
+    "closes); after a postcopy SET_MEM_TABLE the table reply is awaited (DPDK then blocks "
+    "reading the ack, which a barrier would become).\n\n"
     "Ops never sent to DPDK (reported as skipped, never faked): `fail_next` (no fault injection "
     "into DPDK) and any Send/raw write whose header size promises more payload than the write "
     "carries (≤ 4096: DPDK's blocking `read()` would stall its only event thread).";
@@ -157,13 +159,85 @@ Classification triage(const Trace& minimal, const PeerCheck& check) {
                    " (" + d.field + "); needs triage"};
 }
 
+// Where the observed mode looks at the peer: after every op at which the model's closed, uffds or
+// held_fds change, before a disconnect or a connect, and after the last op.
+std::vector<bool> observation_points(const Trace& t, const std::vector<vhost::Outcome>& model) {
+  std::vector<bool> at(t.ops.size());
+  vhost::Outcome prev;
+  for (size_t i = 0; i < t.ops.size(); ++i) {
+    const Op* next = i + 1 < t.ops.size() ? &t.ops[i + 1] : nullptr;
+    const auto& m = model[i];
+    at[i] = !next || std::holds_alternative<vhost::Disconnect>(*next) ||
+            std::holds_alternative<vhost::Connect>(*next) || m.closed != prev.closed ||
+            m.res.uffds != prev.res.uffds || m.res.held_fds != prev.res.held_fds;
+    prev = m;
+  }
+  return at;
+}
+
+bool answers_with_table(const vhost::Outcome& o) {
+  for (const auto& r : o.replies)
+    if (r.request == uapi::kSetMemTable && r.size != 8) return true;
+  return false;
+}
+
+// The observed mode: the trace on DPDK with a barrier only at observation_points(), the replies
+// between two points compared as one sequence, closed and the fd counts at each point, the fds
+// after the disconnect. True when all of it agrees with the model (c.before/after/fds_left_open
+// set); false sends the trace to the per-op mode, which says where and how it differs.
+bool observed_agrees(const Trace& trace, const std::string& profile, DpdkPeer& peer, PeerCheck& c) {
+  vhost::Model model(*vhost::find_profile(profile));
+  std::vector<vhost::Outcome> expected;
+  for (const Op& op : trace.ops) expected.push_back(model.step(op));
+  const std::vector<bool> at = observation_points(trace, expected);
+  DpdkTarget target(peer);
+  vhost::Outcome m, t;  // the current segment
+  for (size_t i = 0; i < trace.ops.size(); ++i) {
+    target.plan_next(at[i], answers_with_table(expected[i]));
+    vhost::Outcome got = target.step(trace.ops[i]);
+    std::move(expected[i].replies.begin(), expected[i].replies.end(),
+              std::back_inserter(m.replies));
+    std::move(got.replies.begin(), got.replies.end(), std::back_inserter(t.replies));
+    if (!at[i]) continue;
+    m.closed = expected[i].closed;
+    m.res = expected[i].res;
+    t.closed = got.closed;
+    t.res = got.res;
+    if (const char* field = DpdkProtocol::first_difference(m, t)) {
+      c.per_op = std::string("the observed mode disagreed at op ") + std::to_string(i) + " (" +
+                 field + ")";
+      return false;
+    }
+    m = t = {};
+  }
+  target.finish();
+  c.before = target.baseline();
+  c.after = target.after();
+  c.fds_left_open = model.fds_left_open();
+  if (c.after.non_socket() - c.before.non_socket() == c.fds_left_open) return true;
+  c.per_op = "the observed mode saw the fds differ after the disconnect";
+  return false;
+}
+
 }  // namespace
 
-PeerCheck check_trace(const Trace& trace, const std::string& profile, DpdkPeer& peer) {
+PeerCheck check_trace(const Trace& trace, const std::string& profile, DpdkPeer& peer, Mode mode) {
   PeerCheck c;
   c.skipped = first_unsupported(trace);
   if (c.skipped) return c;
-  if (!peer.alive() || count_fds(peer.pid()).uffd > kMaxLeakedUffds) peer.restart();
+  if (!peer.alive()) peer.restart();
+  peer.refresh();
+  if (mode == Mode::kObserved) {
+    try {
+      if (observed_agrees(trace, profile, peer, c)) return c;
+    } catch (const NeedsPerOp&) {
+      c.per_op = "needs the per-op mode";
+    } catch (const std::exception& e) {
+      peer.restart();
+      c.skipped = Skip{0, std::string("peer unresponsive or dead, restarted: ") + e.what()};
+      return c;
+    }
+  }
   vhost::Model model(*vhost::find_profile(profile));
   DpdkTarget target(peer);
   try {
@@ -179,7 +253,7 @@ PeerCheck check_trace(const Trace& trace, const std::string& profile, DpdkPeer& 
     return c;
   }
   c.before = target.baseline();
-  c.after = target.current();
+  c.after = target.after();
   c.fds_left_open = model.fds_left_open();
   const int delta = c.after.non_socket() - c.before.non_socket();
   c.verdict.fds_delta = delta;
@@ -272,6 +346,33 @@ ReportText DpdkBinding::report_text(const Environment& env, const PeerOptions&) 
 
 DpdkBinding::DpdkBinding(const PeerOptions&, const Environment& env)
     : owned_(std::make_unique<DpdkPeer>(env.binary)), peer_(owned_.get()) {}
+
+PeerCheck DpdkBinding::check(const Trace& trace) {
+  PeerCheck c = check_trace(trace, trace.profile, *peer_);
+  if (c.skipped) return c;
+  if (c.per_op.empty()) {
+    observed_++;
+  } else {
+    per_op_++;
+    per_op_agreed_ += c.signature.empty();
+  }
+  return c;
+}
+
+std::string DpdkBinding::run_notes() const {
+  return "Checks run (the campaign's traces, plus the shrink's and the triage's re-runs): " +
+         std::to_string(observed_ + per_op_) + ". The observed mode settled " +
+         std::to_string(observed_) + " (model and DPDK agree at every observation point); " +
+         std::to_string(per_op_) +
+         " went to the per-op mode (the observed mode disagreed, or the "
+         "trace needs it), of which " +
+         std::to_string(per_op_agreed_) +
+         " agreed per op: the disagreement depended on where the barriers were (DPDK reads a "
+         "short message's missing bytes from its message buffer, which the barrier's reply "
+         "overwrites) and is counted as agreement. Peer processes swapped in to keep the fd "
+         "table small (DpdkPeer::refresh): " +
+         std::to_string(peer_->replaced()) + ".";
+}
 
 std::optional<Trace> DpdkBinding::without(const Trace& trace, size_t i) {
   Trace out = trace;

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -111,6 +112,38 @@ std::optional<Skip> first_unsupported(const vhost::Trace& trace) {
 
 // ---- /proc -----------------------------------------------------------------------------------
 
+namespace {
+
+// 'u' uffd, 'm' memfd, 'e' eventfd, 's' socket, 'o' other.
+char fd_kind(std::string_view link) {
+  if (link == "anon_inode:[userfaultfd]") return 'u';
+  if (link.starts_with("/memfd:")) return 'm';
+  if (link == "anon_inode:[eventfd]") return 'e';
+  if (link.starts_with("socket:")) return 's';
+  return 'o';
+}
+
+void add(FdCounts& c, char kind) {
+  switch (kind) {
+    case 'u':
+      c.uffd++;
+      break;
+    case 'm':
+      c.memfd++;
+      break;
+    case 'e':
+      c.eventfd++;
+      break;
+    case 's':
+      c.socket++;
+      break;
+    default:
+      c.other++;
+  }
+}
+
+}  // namespace
+
 FdCounts count_fds(pid_t pid) {
   FdCounts c;
   const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
@@ -121,17 +154,7 @@ FdCounts count_fds(pid_t pid) {
     char buf[256];
     const ssize_t n = ::readlink((dir + "/" + e->d_name).c_str(), buf, sizeof buf - 1);
     if (n < 0) continue;
-    const std::string_view t(buf, static_cast<size_t>(n));
-    if (t == "anon_inode:[userfaultfd]")
-      c.uffd++;
-    else if (t.starts_with("/memfd:"))
-      c.memfd++;
-    else if (t == "anon_inode:[eventfd]")
-      c.eventfd++;
-    else if (t.starts_with("socket:"))
-      c.socket++;
-    else
-      c.other++;
+    add(c, fd_kind(std::string_view(buf, static_cast<size_t>(n))));
   }
   ::closedir(d);
   return c;
@@ -168,7 +191,8 @@ DpdkEnvironment probe_dpdk_environment() {
   return env;
 }
 
-DpdkPeer::DpdkPeer(std::string binary) : binary_(std::move(binary)) {
+DpdkPeer::DpdkPeer(std::string binary, std::vector<std::string> extra, bool eal)
+    : binary_(std::move(binary)), extra_(std::move(extra)), eal_(eal) {
   if (binary_.empty()) throw std::runtime_error(probe_dpdk_environment().unavailable);
   char tmpl[] = "/tmp/lockstep-dpdk-XXXXXX";
   if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
@@ -178,6 +202,16 @@ DpdkPeer::DpdkPeer(std::string binary) : binary_(std::move(binary)) {
   start();
 }
 
+DpdkPeer::DpdkPeer(const DpdkPeer& like, Spare)
+    : binary_(like.binary_), extra_(like.extra_), eal_(like.eal_) {
+  char tmpl[] = "/tmp/lockstep-dpdk-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+  socket_ = dir_ + "/vhost.sock";
+  log_ = dir_ + "/peer.log";
+  spawn();
+}
+
 DpdkPeer::~DpdkPeer() {
   stop();
   std::error_code ec;
@@ -185,11 +219,28 @@ DpdkPeer::~DpdkPeer() {
 }
 
 void DpdkPeer::start() {
+  spawn();
+  bool ready = false;
+  try {
+    ready = wait_ready(15000);  // the peer itself needs ~1.3 s
+  } catch (const std::runtime_error&) {
+  }
+  if (!ready) {
+    stop();
+    throw std::runtime_error("dpdk_vhost_peer did not become ready (log: " + log_ + ")");
+  }
+}
+
+void DpdkPeer::spawn() {
   static std::atomic<int> serial{0};
   const std::string prefix =
       "lockstep_dpdk_" + std::to_string(::getpid()) + "_" + std::to_string(serial++);
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  std::vector<const char*> argv = {binary_.c_str(), "--socket", socket_.c_str()};
+  if (eal_) argv.insert(argv.end(), {"--file-prefix", prefix.c_str()});
+  for (const auto& a : extra_) argv.push_back(a.c_str());
+  argv.push_back(nullptr);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
@@ -201,34 +252,63 @@ void DpdkPeer::start() {
     ::dup2(null, 0);
     ::dup2(out[1], 1);
     ::dup2(log >= 0 ? log : null, 2);
-    const char* argv[] = {binary_.c_str(), "--socket",     socket_.c_str(),
-                          "--file-prefix", prefix.c_str(), nullptr};
-    ::execv(binary_.c_str(), const_cast<char* const*>(argv));
+    ::execv(binary_.c_str(), const_cast<char* const*>(argv.data()));
     ::_exit(127);
   }
   ::close(out[1]);
   pid_ = pid;
-  // "ready <pid>" within 15 s (the peer itself needs ~1.3 s).
-  std::string line;
-  const auto deadline = std::chrono::steady_clock::now() + 15s;
-  while (line.find('\n') == std::string::npos) {
+  ready_fd_ = out[0];
+  ready_line_.clear();
+  fresh_non_socket_ = -1;
+}
+
+// The "ready" line on the peer's stdout: true once it came, false while it has not within
+// timeout_ms; throws when the peer closed its stdout without it.
+bool DpdkPeer::wait_ready(int timeout_ms) {
+  if (ready_fd_ < 0) return true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (ready_line_.find('\n') == std::string::npos) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    pollfd p{out[0], POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    pollfd p{ready_fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0))) <= 0) return false;
     char buf[64];
-    const ssize_t n = ::read(out[0], buf, sizeof buf);
+    const ssize_t n = ::read(ready_fd_, buf, sizeof buf);
     if (n <= 0) break;
-    line.append(buf, static_cast<size_t>(n));
+    ready_line_.append(buf, static_cast<size_t>(n));
   }
-  ::close(out[0]);
-  if (!line.starts_with("ready ")) {
-    stop();
-    throw std::runtime_error("dpdk_vhost_peer did not become ready (log: " + log_ + ")");
+  ::close(ready_fd_);
+  ready_fd_ = -1;
+  if (!ready_line_.starts_with("ready")) throw std::runtime_error("dpdk_vhost_peer exited");
+  return true;
+}
+
+void DpdkPeer::refresh() {
+  if (!spare_ && (standby_fds_.non_socket() > fresh_non_socket_ + kSpareAfterHeldFds ||
+                  standby_fds_.uffd > kSpareAfterUffds))
+    spare_.reset(new DpdkPeer(*this, Spare{}));
+  if (!spare_) return;
+  try {
+    if (!spare_->wait_ready(0)) return;
+  } catch (const std::runtime_error&) {
+    spare_.reset();  // tried again at the next refresh
+    return;
   }
+  std::swap(dir_, spare_->dir_);
+  std::swap(socket_, spare_->socket_);
+  std::swap(log_, spare_->log_);
+  std::swap(pid_, spare_->pid_);
+  std::swap(standby_, spare_->standby_);
+  std::swap(standby_fds_, spare_->standby_fds_);
+  std::swap(fresh_non_socket_, spare_->fresh_non_socket_);
+  spare_.reset();  // the old process: SIGTERM, its directory removed
+  replaced_++;
 }
 
 void DpdkPeer::stop() {
+  standby_.close();
+  if (ready_fd_ >= 0) ::close(ready_fd_);
+  ready_fd_ = -1;
   if (pid_ <= 0) return;
   ::kill(pid_, SIGTERM);
   for (int i = 0; i < 300; ++i) {
@@ -252,45 +332,67 @@ void DpdkPeer::restart() {
   start();
 }
 
+namespace {
+
+// Sends a barrier and reads to its reply; false on EOF. Throws after 5 s without an answer.
+bool barrier(vhost::Frontend& fe) {
+  if (fe.send(uapi::kGetFeatures, uapi::kVersion, {}) < 0) return false;
+  for (vhost::Frontend::Reply r;;) {
+    const auto got = fe.recv(r, 5000);
+    if (got == vhost::Frontend::Recv::kTimeout)
+      throw std::runtime_error("dpdk peer unresponsive (no barrier reply in 5 s)");
+    if (got != vhost::Frontend::Recv::kReply) return false;
+    if (r.hdr.request == uapi::kGetFeatures) return true;
+  }
+}
+
+}  // namespace
+
+void DpdkPeer::open_standby() {
+  int err = 0;
+  standby_ = vhost::Frontend::connect(socket_, &err);
+  if (!standby_.connected())
+    throw std::runtime_error("cannot connect to " + socket_ + ": " + std::strerror(err));
+  if (!barrier(standby_)) throw std::runtime_error("dpdk peer closed a fresh connection");
+  standby_fds_ = fds();
+  if (fresh_non_socket_ < 0) fresh_non_socket_ = standby_fds_.non_socket();
+}
+
+vhost::Frontend DpdkPeer::take_connection(FdCounts* quiet) {
+  if (!standby_.connected()) open_standby();
+  *quiet = standby_fds_;
+  return std::move(standby_);
+}
+
+FdCounts DpdkPeer::release_connection(vhost::Frontend& fe) {
+  fe.close();
+  open_standby();
+  return standby_fds_;
+}
+
 // ---- target ----------------------------------------------------------------------------------
 
-FdCounts DpdkTarget::settle() const {
-  // DPDK closes the connection first and releases the device after it: wait until the
-  // connection socket is gone and the counts hold still for a few readings.
-  FdCounts prev = count_fds(peer_.pid());
-  int stable = 0;
-  for (int i = 0; i < 300 && stable < 3; ++i) {
-    std::this_thread::sleep_for(2ms);
-    const FdCounts now = count_fds(peer_.pid());
-    stable = now == prev && now.socket <= 1 ? stable + 1 : 0;
-    prev = now;
-  }
-  return prev;
-}
-
 void DpdkTarget::connect() {
-  int err = 0;
-  fe_ = vhost::Frontend::connect(peer_.socket_path(), &err);
-  if (!fe_.connected())
-    throw std::runtime_error("cannot connect to " + peer_.socket_path() + ": " +
-                             std::strerror(err));
+  FdCounts quiet;
+  fe_ = peer_.take_connection(&quiet);
+  if (!started_) baseline_ = quiet;
+  started_ = true;
   listen_sent_ = false;
   awaiting_ack_ = false;
+  pending_get_features_ = 0;
+  released_ = false;
 }
 
+// Closes the connection (if DPDK has not) and counts the peer's fds once DPDK has handled it.
 void DpdkTarget::disconnect() {
-  if (!fe_.connected()) return;
-  fe_.close();
-  settle();
+  if (released_) return;
+  last_ = peer_.release_connection(fe_);
+  released_ = true;
 }
 
 vhost::Outcome DpdkTarget::step(const vhost::Op& op) {
   if (auto why = unsupported(op)) throw SkippedOp(*why);
-  if (!started_) {
-    started_ = true;
-    baseline_ = settle();
-    connect();
-  }
+  if (!started_) connect();
   vhost::Outcome out;
   std::visit(Overloaded{
                  [&](const vhost::Send& s) { transmit(bytes_of(op), s.fds, out); },
@@ -304,7 +406,9 @@ vhost::Outcome DpdkTarget::step(const vhost::Op& op) {
              },
              op);
   out.closed = !fe_.connected();
-  const FdCounts now = out.closed ? settle() : count_fds(peer_.pid());
+  if (!observe_) return out;
+  if (out.closed) disconnect();  // DPDK closed it: counted once its teardown is done
+  const FdCounts now = out.closed ? last_ : peer_.fds();
   out.res.uffds = clamp8(now.uffd - baseline_.uffd);
   out.res.held_fds = clamp8(now.non_socket() - baseline_.non_socket());
   return out;
@@ -312,40 +416,56 @@ vhost::Outcome DpdkTarget::step(const vhost::Op& op) {
 
 void DpdkTarget::transmit(std::vector<uint8_t> bytes, const std::vector<vhost::FdSpec>& fds,
                           vhost::Outcome& out) {
-  if (!fe_.connected() || bytes.empty()) return;
+  if (!fe_.connected() || bytes.empty()) {
+    if (observe_ && fe_.connected()) collect(pending_get_features_ + 1, true, 0, out);
+    return;
+  }
   const Walk w = walk(bytes);
   const bool ack_was_pending = awaiting_ack_;
   awaiting_ack_ = false;
-  for (uint32_t r : w.requests)
+  for (uint32_t r : w.requests) {
     if (r == uapi::kPostcopyListen) listen_sent_ = true;
+    pending_get_features_ += r == uapi::kGetFeatures;
+  }
+  // After LISTEN, SET_MEM_TABLE may be the postcopy one: DPDK answers with the table and then
+  // blocks reading the ack, which a barrier would become.
+  const bool maybe_table = listen_sent_ && !ack_was_pending && !w.requests.empty() &&
+                           w.requests.back() == uapi::kSetMemTable;
+  if (maybe_table && table_hint_ && !*table_hint_)
+    throw NeedsPerOp("a postcopy SET_MEM_TABLE the model answers without a table");
   if (fe_.send_raw(bytes, fds) < 0) {  // EPIPE: DPDK had closed the connection
-    collect(0, false, 200, out);
-    fe_.close();
+    collect(0, false, -1, out);
     return;
   }
   if (w.partial_tail) {  // DPDK reads the short header and closes: a barrier would complete it
-    collect(0, false, 300, out);
+    collect(0, false, -1, out);
     return;
   }
-  // After LISTEN, SET_MEM_TABLE may be the postcopy one: DPDK answers with the table and then
-  // blocks reading the ack, which a barrier would become. Wait for the table instead.
-  if (listen_sent_ && !ack_was_pending && !w.requests.empty() &&
-      w.requests.back() == uapi::kSetMemTable) {
-    collect(0, false, 150, out);
+  if (maybe_table) {
+    await_table(out);
     if (awaiting_ack_ || !fe_.connected()) return;
   }
-  size_t get_features = 0;
-  for (uint32_t r : w.requests) get_features += r == uapi::kGetFeatures;
-  collect(get_features + 1, true, 0, out);
+  if (observe_) collect(pending_get_features_ + 1, true, 0, out);
+}
+
+// The per-op mode waits 150 ms for a table that may not come; the observed mode waits for the
+// table the model predicts (to EOF or the 5 s guard).
+void DpdkTarget::await_table(vhost::Outcome& out) {
+  collect(0, false, table_hint_ ? 5000 : 150, out);
+  if (table_hint_ && !awaiting_ack_ && fe_.connected())
+    throw std::runtime_error("dpdk peer sent no memory table in 5 s");
 }
 
 // Reads replies. With a barrier: sends GET_FEATURES and reads until the barrier's reply (the
-// `expected`-th GET_FEATURES reply), which is dropped. Without: reads for wait_ms, stopping
-// early at EOF or at a postcopy memory table.
+// `expected`-th GET_FEATURES reply), which is dropped. Without: reads for wait_ms (-1: to EOF,
+// within 5 s), stopping early at EOF or at a postcopy memory table.
 void DpdkTarget::collect(size_t expected, bool barrier, int wait_ms, vhost::Outcome& out) {
   if (barrier && fe_.send(uapi::kGetFeatures, uapi::kVersion, {}) < 0) barrier = false;
+  if (barrier) pending_get_features_ = 0;
   size_t seen = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  const bool to_eof = !barrier && wait_ms < 0;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(to_eof ? 5000 : wait_ms);
   for (;;) {
     int timeout = 5000;  // a barrier reply: DPDK answers in well under a millisecond
     if (!barrier) {
@@ -358,6 +478,7 @@ void DpdkTarget::collect(size_t expected, bool barrier, int wait_ms, vhost::Outc
     const auto got = fe_.recv(r, timeout);
     if (got == vhost::Frontend::Recv::kTimeout) {
       if (barrier) throw std::runtime_error("dpdk peer unresponsive (no barrier reply in 5 s)");
+      if (to_eof) throw std::runtime_error("dpdk peer did not close within 5 s");
       return;
     }
     if (got != vhost::Frontend::Recv::kReply) {
@@ -383,8 +504,8 @@ void DpdkTarget::collect(size_t expected, bool barrier, int wait_ms, vhost::Outc
 
 void DpdkTarget::finish() {
   if (!started_) return;
-  fe_.close();
-  settle();
+  disconnect();
+  after_ = last_;
   started_ = false;
 }
 

@@ -3,12 +3,20 @@
 // UNIX socket, driven by impl/vhost's Frontend.
 //
 // One peer process per DpdkPeer (started once, kept across traces: it takes ~1.3 s to start);
-// every trace starts with a fresh connection. After each op the target sends a barrier
-// (GET_FEATURES, which DPDK answers with no side effect) and reads until the barrier's reply,
-// so every reply the op caused is collected without guessing timeouts, and a close is seen as
-// EOF. Where a barrier would change what DPDK does (a trailing partial header would be
-// completed by it; the message after a postcopy SET_MEM_TABLE is taken as its ack), the target
-// waits a short timeout instead.
+// every trace starts with a fresh connection. At each observation point the target sends a
+// barrier (GET_FEATURES, which DPDK answers with no side effect) and reads until the barrier's
+// reply, so every reply is collected without guessing timeouts, and a close is seen as EOF.
+// The per-op mode observes after every op; the observed mode (check_trace's common path) only
+// where the caller says (dpdk_campaign.cc: where the model's closed or fd counts change, and at
+// the end). A trailing partial header is not followed by a barrier (it would complete it): DPDK
+// reads the short header and closes, and the target reads to that EOF. The message after a
+// postcopy SET_MEM_TABLE is taken as its ack: the target waits for the table reply instead
+// (the observed mode only when the model predicts one; the per-op mode for a short timeout).
+//
+// Disconnects need no settling delay: a connection is released by closing it and taking the
+// next one (connected, one barrier answered); DPDK's one event thread has then handled the
+// closed connection's EOF and teardown (it handles a readable connection before it reads from
+// one accepted after that connection became readable), so the peer's fds are counted then.
 //
 // WHAT IS COMPARED (the one documented place; DpdkProtocol::first_difference):
 //   replies (count, request, flags, size, payload after normalise(), fd kinds), closed,
@@ -19,7 +27,7 @@
 //                       listen socket and the connection, which the model does not count).
 // NOT compared (DPDK's internals cannot be read from outside): resources.regions_mapped,
 //   resources.regions_registered, resources.phase.
-// After the trace (finish(): disconnect, wait for DPDK to settle) the peer's non-socket fd
+// After the trace (finish(): disconnect, the next connection answered) the peer's non-socket fd
 // count must be back at its trace-start value plus the model's fds_left_open() (check_trace in
 // dpdk_campaign.cc; run()'s own fd oracle looks at this process and is turned off).
 //
@@ -31,6 +39,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -78,7 +87,12 @@ DpdkEnvironment probe_dpdk_environment();
 // reason), SIGTERM + wait in the destructor.
 class DpdkPeer {
  public:
-  explicit DpdkPeer(std::string binary = default_peer_binary());
+  // `extra`: more arguments for the peer (the negative test's --leak-fd-per-connection).
+  // eal = false runs another back-end with the same conventions (`--socket PATH`, "ready" on
+  // stdout) without DPDK's --file-prefix: bench/bench_vhost_dpdk.cc runs lockstep-vhost-backend
+  // so, to compare both under one process handling.
+  explicit DpdkPeer(std::string binary = default_peer_binary(), std::vector<std::string> extra = {},
+                    bool eal = true);
   ~DpdkPeer();
   DpdkPeer(const DpdkPeer&) = delete;
   DpdkPeer& operator=(const DpdkPeer&) = delete;
@@ -88,43 +102,96 @@ class DpdkPeer {
   const std::string& log_path() const { return log_; }
   bool alive();
   void restart();
+  // Keeps the peer's fd table small, so counting it stays cheap: once the fds DPDK leaks pass
+  // kSpareAfterHeldFds (or its uffds kSpareAfterUffds), a spare peer process is started in the
+  // background, and the first refresh() after it is ready swaps it in and stops the old one.
+  // Called between traces; never waits.
+  void refresh();
+  size_t replaced() const { return replaced_; }  // processes swapped in by refresh()
+  static constexpr int kSpareAfterHeldFds = 48, kSpareAfterUffds = 32;
+
+  // A connection DPDK has accepted and answered a barrier on; `quiet`: the peer's fds then
+  // (every earlier connection's teardown complete). Throws std::runtime_error if DPDK does not
+  // answer in 5 s.
+  vhost::Frontend take_connection(FdCounts* quiet);
+  // Closes `fe` (if still open) and returns the peer's fds once DPDK has handled the close.
+  FdCounts release_connection(vhost::Frontend& fe);
+  FdCounts fds() const { return count_fds(pid_); }
+  // The fds counted when the last connection was taken or released.
+  const FdCounts& quiet_fds() const { return standby_fds_; }
 
  private:
+  struct Spare {};
+  DpdkPeer(const DpdkPeer& like, Spare);  // spawned, not yet ready
   void start();
+  void spawn();
+  bool wait_ready(int timeout_ms);
   void stop();
+  void open_standby();
   std::string binary_, dir_, socket_, log_;
+  std::vector<std::string> extra_;
+  bool eal_ = true;
   pid_t pid_ = -1;
+  int ready_fd_ = -1;
+  std::string ready_line_;
+  vhost::Frontend standby_;
+  FdCounts standby_fds_;
+  int fresh_non_socket_ = -1;  // at the first connection of this process
+  std::unique_ptr<DpdkPeer> spare_;
+  size_t replaced_ = 0;
+};
+
+// Thrown by the observed mode when a trace needs the per-op mode.
+struct NeedsPerOp : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 class DpdkTarget {
  public:
   explicit DpdkTarget(DpdkPeer& peer) : peer_(peer) {}
-  ~DpdkTarget() { finish(); }
+  ~DpdkTarget() {
+    try {
+      finish();
+    } catch (const std::exception&) {  // the peer died: the next check restarts it
+    }
+  }
   DpdkTarget(const DpdkTarget&) = delete;
   DpdkTarget& operator=(const DpdkTarget&) = delete;
 
+  // The observed mode: the next step() observes (barrier, fd counts) only if `observe`;
+  // `table`: whether the model answers the op with a postcopy memory table (a postcopy
+  // SET_MEM_TABLE the model does not answer with one throws NeedsPerOp). Unobserved steps
+  // leave their replies to the next observed one and res at zero.
+  void plan_next(bool observe, bool table) {
+    observe_ = observe;
+    table_hint_ = table;
+  }
   vhost::Outcome step(const vhost::Op& op);  // throws SkippedOp
-  void finish();                             // disconnects and waits for DPDK to settle
+  void finish();                             // disconnects; after() holds the peer's fds
   void reap() {}                             // DPDK's fds cannot be closed from outside
 
-  // Peer fd counts when the trace started / now.
+  // Peer fd counts when the trace started / after finish().
   const FdCounts& baseline() const { return baseline_; }
-  FdCounts current() const { return count_fds(peer_.pid()); }
+  const FdCounts& after() const { return after_; }
 
  private:
   void connect();
   void disconnect();
-  FdCounts settle() const;
   void transmit(std::vector<uint8_t> bytes, const std::vector<vhost::FdSpec>& fds,
                 vhost::Outcome& out);
+  void await_table(vhost::Outcome& out);
   void collect(size_t barrier_replies_expected, bool barrier, int wait_ms, vhost::Outcome& out);
 
   DpdkPeer& peer_;
   vhost::Frontend fe_;
   bool started_ = false;
-  bool listen_sent_ = false;   // a POSTCOPY_LISTEN went out on this connection
-  bool awaiting_ack_ = false;  // the last reply was a postcopy memory table
-  FdCounts baseline_;
+  bool listen_sent_ = false;         // a POSTCOPY_LISTEN went out on this connection
+  bool awaiting_ack_ = false;        // the last reply was a postcopy memory table
+  bool released_ = true;             // the connection is closed and DPDK has handled it
+  size_t pending_get_features_ = 0;  // unobserved GET_FEATURES frames sent since the last barrier
+  bool observe_ = true;
+  std::optional<bool> table_hint_;  // unset: the per-op mode
+  FdCounts baseline_, after_, last_;
 };
 
 }  // namespace lockstep::peers::dpdk

@@ -8,6 +8,10 @@
  * can be checked against what DPDK actually does on the wire.
  *
  * Usage: dpdk_vhost_peer --socket PATH [--file-prefix NAME] [--no-postcopy]
+ *                        [--leak-fd-per-connection]
+ *
+ * --leak-fd-per-connection is a deliberate defect for lockstep's negative test of its
+ * end-of-trace fd check: every closed connection leaves one /dev/null fd open in the process.
  *
  * DPDK runs in server mode: it creates and listens on PATH, the front-end
  * (the test client) connects. Once the socket is listening and being served
@@ -17,6 +21,7 @@
  * Connection and device lifecycle events are logged to stderr. The EAL runs
  * without hugepages, PCI, shared config or telemetry.
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -44,8 +49,11 @@ static int new_connection(int vid) {
   return 0;
 }
 
+static int leak_fd_per_connection;
+
 static void destroy_connection(int vid) {
   fprintf(stderr, "dpdk_vhost_peer: destroy_connection vid=%d\n", vid);
+  if (leak_fd_per_connection && open("/dev/null", O_RDONLY) < 0) perror("dpdk_vhost_peer: open");
 }
 
 static const struct rte_vhost_device_ops ops = {
@@ -56,7 +64,10 @@ static const struct rte_vhost_device_ops ops = {
 };
 
 static void usage(const char* argv0) {
-  fprintf(stderr, "usage: %s --socket PATH [--file-prefix NAME] [--no-postcopy]\n", argv0);
+  fprintf(stderr,
+          "usage: %s --socket PATH [--file-prefix NAME] [--no-postcopy] "
+          "[--leak-fd-per-connection]\n",
+          argv0);
   exit(2);
 }
 
@@ -74,6 +85,8 @@ int main(int argc, char** argv) {
       prefix = argv[++i];
     else if (!strcmp(argv[i], "--no-postcopy"))
       flags &= ~RTE_VHOST_USER_POSTCOPY_SUPPORT;
+    else if (!strcmp(argv[i], "--leak-fd-per-connection"))
+      leak_fd_per_connection = 1;
     else
       usage(argv[0]);
   }

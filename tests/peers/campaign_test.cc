@@ -1,6 +1,8 @@
 // The shared peer campaign (peers/campaign.h) over a fake peer that needs nothing from the
 // machine: the corpus phase's tallies, the shrink, the one policy for a flaky shrink, the
-// finding files, the report skeleton and the exit codes.
+// finding files, the report skeleton, the exit codes, and the expectations file
+// (peers/expectations.h) both real peers use: its parser's errors, the classification it gives,
+// and the audit's negative tests (an entry missing, a bogus entry, an entry in the wrong place).
 #include "peers/campaign.h"
 
 #include <gtest/gtest.h>
@@ -116,6 +118,8 @@ class Campaign : public ::testing::Test {
     options.corpus_root = (root / "corpus").string();
     options.findings_dir = (root / "findings").string();
     options.report_path = (root / "report.md").string();
+    options.expectations = (root / "expectations.txt").string();
+    std::ofstream(options.expectations) << "# the fake peer's known disagreements\n";
     options.seconds = 0;
     FakeBinding::unavailable.clear();
     FakeBinding::cannot_start.clear();
@@ -125,6 +129,11 @@ class Campaign : public ::testing::Test {
     std::ofstream(root / "corpus/programs/fake" / name) << ops << "\n";
   }
   std::string report() const { return slurp(options.report_path); }
+  void expect(const std::string& signature, const std::string& cls, const std::string& seen_by) {
+    std::ofstream(options.expectations, std::ios::app)
+        << "expect " << signature << "\n  class: " << cls << "\n  seen-by: " << seen_by
+        << "\n  why: the fake says so\n  evidence: probe fake\n";
+  }
 
   fs::path root;
   PeerOptions options;
@@ -142,6 +151,7 @@ TEST_F(Campaign, CorpusPhaseCountsCutAndSkippedProgramsAndWritesEachFindingOnce)
   program("c.txt", "-1 4");    // nothing runnable: skipped
   program("d.txt", "5 -2 6");  // run up to the -2: truncated
   program("e.txt", "3 7");     // the same signature as b.txt: a second hit
+  expect("fake-1: op 7", "peer-defect", "corpus");
   EXPECT_EQ(run_peer_campaign<FakeBinding>(options), 0);
 
   const std::string r = report();
@@ -155,14 +165,17 @@ TEST_F(Campaign, CorpusPhaseCountsCutAndSkippedProgramsAndWritesEachFindingOnce)
   EXPECT_NE(r.find("| negative: not taken | 2 |"), std::string::npos) << r;
 
   const fs::path file = fs::path(options.findings_dir) / "fake-1-0.txt";
-  EXPECT_EQ(slurp(file),
-            "7 \n# fake evidence\n# classification (c): explained; minimal has 1 op(s)\n"
-            "# found by: corpus program fake/b.txt\n");
+  EXPECT_EQ(slurp(file), "7 \n# fake evidence\n# classification (c): the fake says so [" +
+                             options.expectations +
+                             ":2, peer-defect; evidence: probe fake]\n"
+                             "# heuristic suggestion (c): explained; minimal has 1 op(s)\n"
+                             "# found by: corpus program fake/b.txt\n");
   EXPECT_EQ(std::distance(fs::directory_iterator(options.findings_dir), {}), 1);
 }
 
 TEST_F(Campaign, ReportHasEverySectionInOrder) {
   program("a.txt", "7");
+  expect("fake-1: op 7", "peer-defect", "corpus");
   options.seed = 5;
   ASSERT_EQ(run_peer_campaign<FakeBinding>(options), 0);
   const std::string r = report();
@@ -176,6 +189,7 @@ TEST_F(Campaign, ReportHasEverySectionInOrder) {
         "Corpus programs (`corpus/programs/fake/*.txt`) are run under `fake-1`",
         "Generated traces: small numbers. Both are cut", "## Distinct disagreements (1)\n\n",
         "(profile, op)", "### 1. (c) `fake-1: op 7`\n\n", "```\n7 \n# fake evidence\n```\n\n",
+        "## Expectations audit\n\nEvery disagreement is listed in `",
         "## Paths that could not be reached\n\n| reason | traces cut or skipped |\n|---|---|\n\n"
         "Negative numbers.\n\n"}) {
     const size_t found = r.find(part, at);
@@ -186,6 +200,7 @@ TEST_F(Campaign, ReportHasEverySectionInOrder) {
 
 TEST_F(Campaign, AFlakyShrinkKeepsTheUnshrunkTrace) {
   program("flaky.txt", "1 9 2");
+  expect("fake-1: op 9", "spec-ambiguity", "corpus");
   ASSERT_EQ(run_peer_campaign<FakeBinding>(options), 0);
   const std::string finding = slurp(fs::path(options.findings_dir) / "fake-1-0.txt");
   EXPECT_TRUE(finding.starts_with("1 9 2 \n")) << finding;
@@ -195,8 +210,107 @@ TEST_F(Campaign, AFlakyShrinkKeepsTheUnshrunkTrace) {
 TEST_F(Campaign, AnUnexplainedDisagreementExitsOne) {
   program("a.txt", "7");
   program("b.txt", "1 8");
+  expect("fake-1: op 7", "peer-defect", "corpus");
   EXPECT_EQ(run_peer_campaign<FakeBinding>(options), 1);
   EXPECT_NE(report().find("### 2. (?) `fake-1: op 8`"), std::string::npos) << report();
+  EXPECT_NE(report().find("- not in " + options.expectations + ": fake-1: op 8\n"),
+            std::string::npos)
+      << report();
+}
+
+// The file, not the heuristic, classifies; the heuristic is printed as a suggestion.
+TEST_F(Campaign, TheExpectationsFileClassifiesAndTheHeuristicOnlySuggests) {
+  program("a.txt", "7");
+  program("b.txt", "8");
+  expect("fake-1: op 7", "deviation", "corpus");
+  expect("fake-1: op 8", "model-gap", "corpus");  // the heuristic leaves op 8 unexplained
+  ASSERT_EQ(run_peer_campaign<FakeBinding>(options), 0) << report();
+  const std::string r = report();
+  EXPECT_NE(r.find("### 1. (a) `fake-1: op 7`\n\nthe fake says so ["), std::string::npos) << r;
+  EXPECT_NE(r.find("Heuristic suggestion (c): explained"), std::string::npos) << r;
+  EXPECT_NE(r.find("### 2. (b) `fake-1: op 8`"), std::string::npos) << r;
+}
+
+// Negative: remove the entry a corpus disagreement needs, and the campaign fails.
+TEST_F(Campaign, ADisagreementMissingFromTheFileFails) {
+  program("a.txt", "7");
+  EXPECT_EQ(run_peer_campaign<FakeBinding>(options), 1);
+  expect("fake-1: op 7", "peer-defect", "corpus");
+  EXPECT_EQ(run_peer_campaign<FakeBinding>(options), 0) << report();
+}
+
+// Negative: an entry the corpus should reproduce but does not (a bogus entry, or a peer that
+// changed) fails, and the problem names the entry's line; so does a generated entry the corpus
+// reproduces. A generated entry the run did not meet is fine.
+TEST_F(Campaign, AnEntryTheCorpusDoesNotReproduceFails) {
+  program("a.txt", "1 2");
+  expect("fake-1: op 5", "peer-defect", "corpus");
+  EXPECT_EQ(run_peer_campaign<FakeBinding>(options), 1);
+  EXPECT_NE(report().find(options.expectations +
+                          ":2: seen-by corpus, but the corpus no longer reproduces it: "
+                          "fake-1: op 5"),
+            std::string::npos)
+      << report();
+  std::ofstream(options.expectations, std::ios::trunc) << "";
+  expect("fake-1: op 8", "peer-defect", "generated");
+  EXPECT_EQ(run_peer_campaign<FakeBinding>(options), 0) << report();
+  program("b.txt", "8");
+  EXPECT_EQ(run_peer_campaign<FakeBinding>(options), 1);
+  EXPECT_NE(report().find("seen-by generated, but the corpus reproduces it: fake-1: op 8"),
+            std::string::npos)
+      << report();
+}
+
+TEST_F(Campaign, AnExpectationsFileThatDoesNotParseExitsFour) {
+  program("a.txt", "7");
+  std::ofstream(options.expectations, std::ios::app) << "expect fake-1: op 7\n  clas: x\n";
+  EXPECT_EQ(run_peer_campaign<FakeBinding>(options), 4);
+  options.expectations = (root / "absent.txt").string();
+  EXPECT_EQ(run_peer_campaign<FakeBinding>(options), 4);
+}
+
+// The parser speaks in file positions and requires every field but none twice.
+TEST(Expectations, ParsesEntriesAndNamesTheFilePositionOfEachError) {
+  const Expectations e = parse_expectations(
+      "# comment\n\nexpect p: a/b\n  class: peer-defect\n  seen-by: corpus\n"
+      "  why: because\n  evidence: source x.c: f\n  evidence: probe y\n"
+      "expect p: c/d\n\tclass: spec-ambiguity\n\tseen-by: generated\n\twhy: w\n"
+      "\tevidence: e\n",
+      "f.txt");
+  ASSERT_EQ(e.entries.size(), 2u);
+  EXPECT_EQ(e.entries[0].signature, "p: a/b");
+  EXPECT_EQ(e.entries[0].kind, 'c');
+  EXPECT_TRUE(e.entries[0].corpus);
+  EXPECT_EQ(e.entries[0].evidence, (std::vector<std::string>{"source x.c: f", "probe y"}));
+  EXPECT_EQ(e.entries[0].line, 3);
+  EXPECT_EQ(e.entries[1].kind, 's');
+  EXPECT_FALSE(e.entries[1].corpus);
+  ASSERT_NE(e.find("p: c/d"), nullptr);
+
+  const std::string entry = "expect p: a\n  class: deviation\n  seen-by: corpus\n  why: w\n";
+  const std::pair<std::string, std::string> bad[] = {
+      {"  class: deviation\n", "f.txt:1:3: a field before any `expect` line"},
+      {"expectp: a\n", "f.txt:1:1: expected `expect SIGNATURE` or an indented field"},
+      {"expect \n", "f.txt:1:8: `expect` without a signature"},
+      {entry + "  evidence: e\n  clas: x\n", "f.txt:6:3: unknown field 'clas'"},
+      {entry + "  evidence e\n", "f.txt:5:3: a field is `name: value`"},
+      {entry + "  evidence:\n", "f.txt:5:12: field 'evidence' has no value"},
+      {"expect p: a\n  class:  defect\n", "f.txt:2:11: unknown class 'defect'"},
+      {"expect p: a\n  seen-by: fuzz\n", "f.txt:2:12: seen-by is corpus or generated"},
+      {entry + "  class: deviation\n", "f.txt:5:3: `class` given twice"},
+      {entry, "f.txt:1:1: entry 'p: a' lacks: evidence"},
+      {"expect p: a\n  why: w\n\nexpect p: b\n", "f.txt:1:1: entry 'p: a' lacks: class seen-by"},
+      {entry + "  evidence: e\n" + entry + "  evidence: e\n",
+       "f.txt:6:8: signature listed twice (first at line 1)"},
+  };
+  for (const auto& [text, error] : bad) {
+    try {
+      parse_expectations(text, "f.txt");
+      ADD_FAILURE() << "parsed: " << text;
+    } catch (const ExpectationsError& x) {
+      EXPECT_TRUE(std::string(x.what()).starts_with(error)) << x.what() << "\nwanted: " << error;
+    }
+  }
 }
 
 TEST_F(Campaign, UnknownProfileExitsTwo) {

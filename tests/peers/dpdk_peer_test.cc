@@ -1,8 +1,9 @@
 // The DPDK peer (peers/dpdk): the vhost corpus against DPDK 22.11's librte_vhost under the
-// dpdk-22.11 profile, the negative check (spec must disagree with DPDK), and the peer-side fd
-// accounting (uffds back to baseline after disconnect; the repeated-ADVISE leak is a finding).
-// Skips (with the reason) where dpdk_vhost_peer was not built or cannot start. One peer
-// process serves every test (it takes ~1.3 s to start).
+// corpus profiles, audited against peers/dpdk/expectations.txt (and the audit's negative tests),
+// the negative check (spec must disagree with DPDK), the peer-side fd accounting (uffds back to
+// baseline after disconnect; the repeated-ADVISE leak) and the end-of-trace fd check's negative
+// test (a peer that leaks one fd per connection). Skips (with the reason) where dpdk_vhost_peer
+// was not built or cannot start. One peer process serves every test but the leaking one.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -53,30 +54,77 @@ vhost::Trace program(const char* text) {
   return vhost::parse_text(text);
 }
 
-TEST(DpdkPeer, CorpusAgreesWithTheDpdkProfile) {
+const std::string kExpectations = std::string(LOCKSTEP_SOURCE_DIR) + "/peers/dpdk/expectations.txt";
+
+TEST(DpdkPeer, ExpectationsFileParses) {
+  const Expectations e = load_expectations(kExpectations);
+  EXPECT_FALSE(e.entries.empty());
+  for (const auto& entry : e.entries)
+    EXPECT_TRUE(entry.signature.starts_with("dpdk-22.11: ") ||
+                entry.signature.starts_with("spec: "))
+        << entry.signature;
+}
+
+// The corpus phase of the campaign (every program under dpdk-22.11 and spec) shows exactly the
+// corpus entries of peers/dpdk/expectations.txt, and nothing the file does not list; the audit
+// fails when an entry is removed or a bogus one added.
+TEST(DpdkPeer, CorpusMatchesTheExpectationsFile) {
   PEER_OR_SKIP(peer);
-  const std::vector<fs::path> files =
-      program_paths(fs::path(LOCKSTEP_SOURCE_DIR) / "corpus/programs/vhost_postcopy");
-  ASSERT_FALSE(files.empty());
-  size_t run = 0;
-  for (const auto& file : files) {
-    std::ifstream in(file);
-    vhost::Trace t = vhost::parse_text(std::string{std::istreambuf_iterator<char>(in), {}});
-    t.profile = "dpdk-22.11";
-    t.notes.clear();
-    if (auto skip = first_unsupported(t)) t.ops.resize(skip->index);
-    if (t.ops.empty()) continue;
-    PeerCheck c = check_trace(t, "dpdk-22.11", *peer);
-    ASSERT_FALSE(c.skipped) << file << ": " << c.skipped->reason;
-    ++run;
-    if (c.signature.empty()) continue;
-    DpdkBinding binding(*peer);
-    const vhost::Trace minimal = shrink(binding, t, c.signature);
-    const PeerCheck m = check_trace(minimal, "dpdk-22.11", *peer);
-    const Classification cls = classify(minimal, "dpdk-22.11", *peer, m);
-    EXPECT_NE(cls.kind, '?') << file << ": unexplained disagreement\n" << m.side_by_side << cls.why;
+  const Expectations file = load_expectations(kExpectations);
+  PeerOptions options = with_defaults(DpdkBinding::kInfo, {});
+  options.corpus_root = std::string(LOCKSTEP_SOURCE_DIR) + "/corpus";
+  options.findings_dir = (fs::temp_directory_path() / "lockstep-dpdk-peer-test-findings").string();
+  DpdkBinding binding(*peer);
+  Campaign<DpdkBinding> campaign(options, binding, file);
+  campaign.run_corpus();
+  Results& results = campaign.results();
+  EXPECT_GT(results.tallies["dpdk-22.11 | corpus"].traces, 5u);
+  audit_results(DpdkBinding::kInfo, options, file, results);
+  for (const auto& p : results.problems) ADD_FAILURE() << p;
+  fs::remove_all(options.findings_dir);
+
+  ASSERT_FALSE(results.corpus_signatures.empty());
+  Expectations removed = file;  // negative: an entry the corpus needs is missing
+  std::erase_if(removed.entries, [&](const Expectation& e) {
+    return e.signature == *results.corpus_signatures.begin();
+  });
+  audit_results(DpdkBinding::kInfo, options, removed, results);
+  EXPECT_EQ(results.problems.size(), 1u);
+  Expectations bogus = file;  // negative: an entry the corpus does not reproduce
+  bogus.entries.push_back(Expectation{"dpdk-22.11: lockstep: divergence dpdk-peer/NONE/closed",
+                                      "peer-defect",
+                                      'c',
+                                      true,
+                                      "bogus",
+                                      {"none"},
+                                      999});
+  audit_results(DpdkBinding::kInfo, options, bogus, results);
+  ASSERT_EQ(results.problems.size(), 1u);
+  EXPECT_NE(results.problems[0].find(":999: seen-by corpus, but the corpus no longer"),
+            std::string::npos)
+      << results.problems[0];
+}
+
+// The end-of-trace fd check fires: a peer that leaks one fd per closed connection (a deliberate
+// defect, dpdk_vhost_peer --leak-fd-per-connection) fails every trace with the fd-leak signature,
+// whichever mode runs it.
+TEST(DpdkPeer, EndOfTraceFdCheckCatchesAPeerThatLeaks) {
+  std::string why;
+  if (!shared_peer(&why)) GTEST_SKIP() << why;
+  DpdkPeer leaky(default_peer_binary(), {"--leak-fd-per-connection"});
+  const vhost::Trace t = program(
+      "# lockstep vhost  profile=dpdk-22.11\n"
+      "send(GET_FEATURES, flags=0x1)\n");
+  for (Mode mode : {Mode::kObserved, Mode::kPerOp}) {
+    const PeerCheck c = check_trace(t, "dpdk-22.11", leaky, mode);
+    ASSERT_FALSE(c.skipped) << c.skipped->reason;
+    EXPECT_EQ(c.signature, "dpdk-22.11: lockstep: fd-leak dpdk-peer") << c.side_by_side;
+    EXPECT_EQ(c.after.other, c.before.other + 1)
+        << to_string(c.before) << " -> " << to_string(c.after);
   }
-  EXPECT_GT(run, 5u);
+  std::string why2;
+  const PeerCheck sound = check_trace(t, "dpdk-22.11", *shared_peer(&why2));
+  EXPECT_EQ(sound.signature, "") << sound.side_by_side;  // the same trace on the sound peer
 }
 
 // The profile that is DPDK's agrees on the probe report's own program.
@@ -97,6 +145,7 @@ TEST(DpdkPeer, ProfileProgramAgreesExactly) {
   const PeerCheck c = check_trace(t, "dpdk-22.11", *peer);
   ASSERT_FALSE(c.skipped) << c.skipped->reason;
   EXPECT_TRUE(c.signature.empty()) << c.side_by_side;
+  EXPECT_EQ(c.per_op, "");  // the observed mode waits for the postcopy table the model predicts
   EXPECT_EQ(c.after.uffd, c.before.uffd);
 }
 
@@ -110,6 +159,7 @@ TEST(DpdkPeer, SpecDisagreesOnAdviseWithoutPagefault) {
   const PeerCheck c = check_trace(t, "spec", *peer);
   ASSERT_FALSE(c.skipped) << c.skipped->reason;
   ASSERT_FALSE(c.signature.empty()) << c.side_by_side;
+  EXPECT_NE(c.per_op, "");  // the observed mode saw it and handed the trace to the per-op mode
   EXPECT_NE(c.signature.find("dpdk-peer/POSTCOPY_ADVISE/"), std::string::npos) << c.signature;
   ASSERT_EQ(c.verdict.target.size(), 1u);
   ASSERT_EQ(c.verdict.target[0].replies.size(), 1u);
@@ -129,7 +179,7 @@ TEST(DpdkPeer, UffdsReturnToBaselineAfterDisconnect) {
       "disconnect()\n"
       "connect()\n"
       "send(POSTCOPY_ADVISE, flags=0x1)\n");
-  const PeerCheck c = check_trace(t, "dpdk-22.11", *peer);
+  const PeerCheck c = check_trace(t, "dpdk-22.11", *peer, Mode::kPerOp);
   ASSERT_FALSE(c.skipped) << c.skipped->reason;
   EXPECT_TRUE(c.signature.empty()) << c.side_by_side;
   EXPECT_EQ(c.verdict.target[1].res.uffds, 1);
@@ -148,7 +198,7 @@ TEST(DpdkPeer, RepeatedAdviseLeakIsAFinding) {
   // The dpdk-22.11 profile models the leak (AdviseWhenLive::Leak + leaked_fds_held: the earlier
   // uffd stays open in the process), so model and peer agree; spec refuses the second ADVISE,
   // and the leak stays a finding of the proofs (one_uffd_per_connection fails on dpdk-22.11).
-  const PeerCheck c = check_trace(t, "dpdk-22.11", *peer);
+  const PeerCheck c = check_trace(t, "dpdk-22.11", *peer, Mode::kPerOp);
   ASSERT_FALSE(c.skipped) << c.skipped->reason;
   EXPECT_EQ(c.signature, "") << c.side_by_side;
   ASSERT_EQ(c.verdict.target.size(), 2u);
@@ -156,6 +206,9 @@ TEST(DpdkPeer, RepeatedAdviseLeakIsAFinding) {
   EXPECT_EQ(c.verdict.model[1].res.uffds, 2);
   EXPECT_EQ(c.fds_left_open, 1);
   EXPECT_EQ(c.after.uffd, c.before.uffd + 1) << to_string(c.before) << " -> " << to_string(c.after);
+  const PeerCheck observed = check_trace(t, "dpdk-22.11", *peer);  // the common path agrees too
+  EXPECT_EQ(observed.signature, "") << observed.per_op;
+  EXPECT_EQ(observed.per_op, "");
   vhost::Trace s = t;
   s.profile = "spec";
   const PeerCheck d = check_trace(s, "spec", *peer);

@@ -54,6 +54,31 @@ TEST(KvmPeer, KvmCorpusAgreesWithTheKvmProfile) {
   }
 }
 
+// peers/kvm/expectations.txt parses here even without /dev/kvm (the same parser and audit as
+// the DPDK peer's, whose negative tests run over the fake peer in campaign_test.cc).
+TEST(KvmPeer, ExpectationsFileParses) {
+  const Expectations e =
+      load_expectations(std::string(LOCKSTEP_SOURCE_DIR) + "/peers/kvm/expectations.txt");
+  EXPECT_FALSE(e.entries.empty());
+}
+
+// The campaign's corpus phase (kvm and mshv-v1) shows exactly the corpus entries of
+// peers/kvm/expectations.txt.
+TEST(KvmPeer, CorpusMatchesTheExpectationsFile) {
+  SKIP_WITHOUT_KVM();
+  PeerOptions options = with_defaults(KvmBinding::kInfo, {});
+  options.corpus_root = std::string(LOCKSTEP_SOURCE_DIR) + "/corpus";
+  options.findings_dir = (fs::temp_directory_path() / "lockstep-kvm-peer-test-findings").string();
+  const Expectations file =
+      load_expectations(std::string(LOCKSTEP_SOURCE_DIR) + "/peers/kvm/expectations.txt");
+  KvmBinding binding(options);
+  Campaign<KvmBinding> campaign(options, binding, file);
+  campaign.run_corpus();
+  audit_results(KvmBinding::kInfo, options, file, campaign.results());
+  for (const auto& p : campaign.results().problems) ADD_FAILURE() << p;
+  fs::remove_all(options.findings_dir);
+}
+
 TEST(KvmPeer, DeviceCorpusTranslatedToKvmAgreesUpToTheFirstVfioOp) {
   SKIP_WITHOUT_KVM();
   for (const auto& file : programs("corpus/programs/mshv_device")) {

@@ -588,23 +588,27 @@ TEST_F(Dpdk, AdviseUngatedEchoesAndLeaks) {
   advise();
   advise();
   EXPECT_EQ(model_.fds_left_open(), 2);  // probe: earlier uffds leak
-  // The leaked uffds stay open in DPDK's process (peer /proc/PID/fd, docs/peers/dpdk.md #34).
+  // The leaked uffds stay open in DPDK's process (peer /proc/PID/fd: tests/peers/dpdk_peer_test.cc
+  // RepeatedAdviseLeakIsAFinding).
   EXPECT_EQ(op(Disconnect{}).res.uffds, 2);
   EXPECT_EQ(model_.fds_left_open(), 2);
 }
 
 // Measured by the DPDK peer (docs/peers/dpdk.md): the dpdk-22.11 switches.
 TEST_F(Dpdk, MeasuredWireBehaviour) {
-  Outcome o = op(kGetFeatures, kV | 0x10);  // reserved bit echoed (#7: 0x11 -> 0x15)
+  Outcome o = op(kGetFeatures, kV | 0x10);  // reserved bit echoed (corpus wire.txt)
   ASSERT_EQ(o.replies.size(), 1u);
   EXPECT_EQ(o.replies[0].flags, 0x15u);
-  o = op(kGetFeatures, kNR, u64_payload(7));  // no W7: handled (#8)
+  o = op(kGetFeatures, kNR, u64_payload(7));  // no W7: handled (the short-payload entries)
   EXPECT_EQ(u64(o), kDpdkFeatures);
-  EXPECT_EQ(u64(op(kSetStatus, kNR, u64_payload(0x100))), 1u);               // > UINT8_MAX (#69)
-  EXPECT_EQ(u64(op(kSetVringNum, kNR, vring_state_payload(0, 3))), 1u);      // not 2^n (#91)
+  // Measured as peers/dpdk/expectations.txt "spec: lockstep: divergence dpdk-peer/..." entries:
+  // SET_STATUS/closed (> UINT8_MAX), SET_VRING_NUM/reply.payload (not 2^n, > 32768),
+  // SET_VRING_BASE/closed (ring index >= the queue-pair count).
+  EXPECT_EQ(u64(op(kSetStatus, kNR, u64_payload(0x100))), 1u);
+  EXPECT_EQ(u64(op(kSetVringNum, kNR, vring_state_payload(0, 3))), 1u);
   EXPECT_EQ(u64(op(kSetVringNum, kNR, vring_state_payload(0, 65536))), 1u);  // > 32768
   EXPECT_EQ(u64(op(kSetVringNum, kNR, vring_state_payload(0, 256))), 0u);
-  EXPECT_TRUE(op(kSetVringBase, kNR, vring_state_payload(256, 0)).closed);  // #75
+  EXPECT_TRUE(op(kSetVringBase, kNR, vring_state_payload(256, 0)).closed);
 }
 
 TEST_F(Dpdk, NoVersionCheckListenWithoutAdviseEndAlwaysZero) {

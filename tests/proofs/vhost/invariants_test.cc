@@ -39,11 +39,12 @@ const ExpectedFailures kExpectedFailures = {
     // Findings: the RFC (no validate_msg_fds, CVE-2019-14818) and libvhost-user keep fds.
     // Findings: DPDK 22.11 leaves open the fds of a message whose ring index fails
     // vhost_user_check_and_alloc_queue_pair, and those of a SET_MEM_TABLE from the region that
-    // fails to map on (measured: docs/peers/dpdk.md #26, #63, #94).
+    // fails to map on (measured: peers/dpdk/expectations.txt "spec: lockstep: divergence
+    // dpdk-peer/SET_VRING_ENABLE/resources.held_fds" and the dpdk-22.11 held_fds entries).
     {"unused_fds_closed", {"rfc-2018", "dpdk-22.11", "libvhost-user", "mutant-advise-keeps-fds"}},
     // (mutant-reply-echoes-need-reply: a NEED_REPLY request answered with flags 0xD, depth 1.)
     // Finding: DPDK 22.11 send_vhost_reply echoes the request's reserved flag bits
-    // (reply_flags_echo_request; measured: docs/peers/dpdk.md #7, request 0x11 -> reply 0x15).
+    // (reply_flags_echo_request; measured: corpus wire.txt, request 0x11 -> reply 0x15).
     {"reply_flags", {"dpdk-22.11", "mutant-reply-echoes-need-reply"}},
     // (mutant-table-keeps-old-region-fds: a replacing SET_MEM_TABLE keeps the old fds, depth 2.)
     {"region_fds_bounded", {"mutant-table-keeps-old-region-fds"}},
