@@ -195,7 +195,7 @@ void audit_results(const PeerInfo& peer, const PeerOptions& options, const Expec
 
 int bad_expectations(const PeerInfo& peer, const std::string& why) {
   std::fprintf(stderr, "lockstep peer %s: %s\n", peer.name, why.c_str());
-  return 4;
+  return 2;  // an input error (FILE:LINE:COL), as for every command (tools/exit_codes.h)
 }
 
 int cannot_run(const PeerInfo& peer, const PeerOptions& options, const ReportText& text,
