@@ -286,7 +286,7 @@ class Campaign {
 
 // The whole of `lockstep peer NAME`: 0 the expectations file explains what was seen, 1 it does
 // not (a disagreement it does not list, a corpus entry not reproduced), 2 an unknown profile or
-// 3 the peer cannot run here; a malformed expectations file is 2 as well (FILE:LINE:COL).
+// a malformed expectations file (FILE:LINE:COL), 3 the peer cannot run here.
 template <class B>
 int run_peer_campaign(const PeerOptions& given) {
   const PeerOptions options = with_defaults(B::kInfo, given);
