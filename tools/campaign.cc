@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/report.h"
+#include "impl/mutants.h"
 #include "tools/bindings.h"
 #include "tools/commands.h"
 
@@ -66,10 +67,10 @@ Bytes next_input(std::mt19937_64& rng, const std::vector<Bytes>& corpus) {
 }
 
 template <class B>
-void run_one(const Bytes& input, Stats& stats, const CampaignOptions& options) {
+void run_one(const Bytes& input, Stats& stats, const CampaignOptions& options, int mutant) {
   auto trace = B::decode(input);
   auto model = B::model(trace.profile);
-  auto target = B::target(trace.profile);
+  auto target = B::target(trace.profile, mutant);
   auto verdict = run<typename B::P>(trace.ops, model, target, {.check_fds = true, .record = false});
   stats.traces++;
   stats.ops += trace.ops.size();
@@ -86,7 +87,7 @@ void run_one(const Bytes& input, Stats& stats, const CampaignOptions& options) {
   std::ofstream(file, std::ios::binary)
       .write(reinterpret_cast<const char*>(input.data()), input.size());
   auto model2 = B::model(trace.profile);
-  auto target2 = B::target(trace.profile);
+  auto target2 = B::target(trace.profile, mutant);
   auto full = run<typename B::P>(trace.ops, model2, target2);
   std::ofstream(fs::path(file).replace_extension(".txt"))
       << side_by_side<typename B::P>(trace.profile, trace.ops, full);
@@ -95,15 +96,16 @@ void run_one(const Bytes& input, Stats& stats, const CampaignOptions& options) {
 
 template <class B>
 int campaign(const CampaignOptions& options) {
+  const int mutant = impl_mutant_id(B::kName, options.impl_mutant);  // throws for an unknown name
   const fs::path corpus_dir = fs::path(options.corpus_root) / std::string(B::kCorpus);
   const std::vector<Bytes> corpus = load_corpus(corpus_dir);
   Stats replayed, fuzzed;
-  for (const auto& input : corpus) run_one<B>(input, replayed, options);
+  for (const auto& input : corpus) run_one<B>(input, replayed, options, mutant);
   std::mt19937_64 rng(options.seed);
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::duration<double>(options.seconds);
   while (std::chrono::steady_clock::now() < deadline)
-    for (int i = 0; i < 64; ++i) run_one<B>(next_input(rng, corpus), fuzzed, options);
+    for (int i = 0; i < 64; ++i) run_one<B>(next_input(rng, corpus), fuzzed, options, mutant);
   fuzzed.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::printf("\n%-8s %-14s %10s %10s %12s %11s %10s\n", "protocol", "phase", "traces", "ops",
@@ -118,14 +120,20 @@ int campaign(const CampaignOptions& options) {
     for (const auto& [signature, file] : stats->findings)
       std::printf("  %s  ->  %s\n", signature.c_str(), file.c_str());
   if (corpus.empty()) std::printf("  (no corpus at %s)\n", corpus_dir.c_str());
+  if (mutant) std::printf("  (impl mutant %s)\n", options.impl_mutant.c_str());
   return replayed.divergences + fuzzed.divergences ? 1 : 0;
 }
 
 }  // namespace
 
 int run_campaign(const CampaignOptions& options) {
-  return with_binding(options.protocol,
-                      [&](auto binding) { return campaign<decltype(binding)>(options); });
+  try {
+    return with_binding(options.protocol,
+                        [&](auto binding) { return campaign<decltype(binding)>(options); });
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "lockstep run: " << e.what() << "\n";
+    return 2;
+  }
 }
 
 }  // namespace lockstep::tools

@@ -6,7 +6,9 @@
 //   lockstep prove [--protocol mshv] invariants of the model by k-induction, every profile
 //   lockstep peer kvm [--profile P] the MSHV model against the real kvm-vfio device
 //   lockstep peer dpdk [--profile P] the vhost-user model against DPDK's librte_vhost
+//   lockstep mutants [--json]       the impl mutants `--impl-mutant` / LOCKSTEP_IMPL_MUTANT select
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -31,6 +33,12 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   replay_cmd->add_option("--protocol", replay_protocol, "mshv (default: from the file)");
   replay_cmd->add_option("--profile", replay_profile, "override the trace's profile");
+  // One impl mutant for replay and run (`lockstep mutants`); LOCKSTEP_IMPL_MUTANT is the default.
+  const char* env_mutant = std::getenv("LOCKSTEP_IMPL_MUTANT");
+  std::string impl_mutant = env_mutant ? env_mutant : "";
+  const char* mutant_help =
+      "run a deliberately broken impl (`lockstep mutants`; default: $LOCKSTEP_IMPL_MUTANT)";
+  replay_cmd->add_option("--impl-mutant", impl_mutant, mutant_help);
 
   CampaignOptions campaign;
   auto* run_cmd =
@@ -41,6 +49,15 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--seed", campaign.seed, "random seed");
   run_cmd->add_option("--corpus", campaign.corpus_root, "corpus root");
   run_cmd->add_option("--findings", campaign.findings_dir, "where diverging inputs are written");
+  run_cmd->add_option("--impl-mutant", impl_mutant, mutant_help);
+
+  bool mutants_json = false, mutants_markdown = false;
+  auto* mutants_cmd = app.add_subcommand(
+      "mutants", "list the impl mutants that --impl-mutant and LOCKSTEP_IMPL_MUTANT select");
+  mutants_cmd->add_flag("--json", mutants_json,
+                        "[{\"protocol\",\"name\",\"summary\",\"field\"}, ...]");
+  mutants_cmd->add_flag("--markdown", mutants_markdown, "the table of docs/mutants.md")
+      ->excludes(mutants_cmd->get_option("--json"));
 
   std::string corpus_root = "corpus";
   auto* corpus_cmd = app.add_subcommand("corpus", "readable programs <-> binary fuzz inputs");
@@ -100,7 +117,9 @@ int main(int argc, char** argv) {
                                : lockstep::peers::kvm::run_kvm_peer(peer);
   }
 
-  if (*replay_cmd) return replay(replay_file, replay_protocol, replay_profile);
+  if (*mutants_cmd) return list_mutants(mutants_json, mutants_markdown);
+  if (*replay_cmd) return replay(replay_file, replay_protocol, replay_profile, impl_mutant);
+  campaign.impl_mutant = impl_mutant;
   if (*run_cmd) return run_campaign(campaign);
   if (*corpus_cmd) return corpus_build(corpus_root, check_cmd->parsed() && !build_cmd->parsed());
   if (*fmt_cmd) {

@@ -4,6 +4,7 @@
 
 #include "core/program_text.h"
 #include "core/report.h"
+#include "impl/mutants.h"
 #include "tools/bindings.h"
 #include "tools/commands.h"
 
@@ -31,7 +32,8 @@ std::string detect_protocol(const std::string& path, const std::string& bytes) {
 
 template <class B>
 int replay_with(const std::string& path, const std::string& bytes,
-                const std::string& profile_override) {
+                const std::string& profile_override, const std::string& impl_mutant) {
+  const int mutant = impl_mutant_id(B::kName, impl_mutant);  // throws for an unknown name
   typename B::Trace trace =
       is_program(bytes) ? B::parse(bytes)
                         : B::decode({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
@@ -46,15 +48,16 @@ int replay_with(const std::string& path, const std::string& bytes,
     return 2;
   }
   auto model = B::model(trace.profile);
-  auto target = B::target(trace.profile);
+  auto target = B::target(trace.profile, mutant);
   auto verdict = run<typename B::P>(trace.ops, model, target);
   std::cout << side_by_side<typename B::P>(trace.profile, trace.ops, verdict);
   const std::vector<std::string> mismatches = B::note_mismatches(trace, verdict.model);
   for (const auto& m : mismatches) std::cout << "# " << m << "\n";
   const size_t annotation_mismatches = mismatches.size();
   std::cout << "# " << path << ": " << trace.ops.size() << " ops, "
-            << (verdict.ok() ? "no divergence" : "DIVERGED") << ", fds +" << verdict.fds_delta
-            << " (model expects +" << verdict.fds_expected << ")"
+            << (verdict.ok() ? "no divergence" : "DIVERGED")
+            << (impl_mutant.empty() ? "" : " (impl mutant " + impl_mutant + ")") << ", fds +"
+            << verdict.fds_delta << " (model expects +" << verdict.fds_expected << ")"
             << (annotation_mismatches
                     ? ", annotation mismatches: " + std::to_string(annotation_mismatches)
                     : "")
@@ -64,12 +67,14 @@ int replay_with(const std::string& path, const std::string& bytes,
 
 }  // namespace
 
-int replay(const std::string& path, const std::string& protocol, const std::string& profile) {
+int replay(const std::string& path, const std::string& protocol, const std::string& profile,
+           const std::string& impl_mutant) {
   try {
     std::string bytes = read_file(path);
     std::string proto = protocol.empty() ? detect_protocol(path, bytes) : protocol;
-    return with_binding(
-        proto, [&](auto binding) { return replay_with<decltype(binding)>(path, bytes, profile); });
+    return with_binding(proto, [&](auto binding) {
+      return replay_with<decltype(binding)>(path, bytes, profile, impl_mutant);
+    });
   } catch (const std::exception& e) {
     std::cerr << "lockstep replay: " << path << ": " << e.what() << "\n";
     return 2;
