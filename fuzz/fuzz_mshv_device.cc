@@ -8,23 +8,36 @@
 // so crash deduplication by signature and by stack agree.
 //
 // LOCKSTEP_IMPL_MUTANT=<name> (`lockstep mutants`, impl/mshv/mutants.def) runs a deliberately
-// broken impl: the negative ctests prove the oracles fire on each. It is read once; an unknown
-// name exits with status 2 and the list of valid names.
+// broken impl: the negative ctests prove the oracles fire on each. It is read once, in
+// LLVMFuzzerInitialize, before any input: an unknown name exits with status 2 and the list of
+// valid names (not a crash of the first input).
 
 #include "core/mshv/codec.h"
 #include "core/run.h"
 #include "fuzz/crash_states.h"
-#include "impl/mshv/device_layer.h"
 #include "impl/mshv/target.h"
 #include "impl/mutants.h"
 #include "model/mshv/model.h"
 
+namespace {
+
+int mutant() {
+  static const int selected = lockstep::impl_mutant_from_env("mshv", "fuzz_mshv_device");
+  return selected;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  mutant();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace lockstep;
-  static const int mutant = impl_mutant_from_env("mshv", "fuzz_mshv_device");
   mshv::Trace trace = mshv::decode_input({data, size});
   mshv::Model model(*mshv::find_profile(trace.profile));
-  mshv::ImplTarget target(trace.profile, mutant);
+  mshv::ImplTarget target(trace.profile, mutant());
   auto verdict = run<mshv::Protocol>(trace.ops, model, target, {.check_fds = true, .record = true});
   if (!verdict.ok()) fuzz::abort_on_divergence<mshv::Protocol>(trace.profile, trace.ops, verdict);
   return 0;
