@@ -8,9 +8,9 @@
 // so crash deduplication by signature and by stack agree.
 //
 // LOCKSTEP_IMPL_MUTANT=<name> (`lockstep mutants`, impl/mshv/mutants.def) runs a deliberately
-// broken impl: the negative ctests prove the oracles fire on each. It is read once, in
-// LLVMFuzzerInitialize, before any input: an unknown name exits with status 2 and the list of
-// valid names (not a crash of the first input).
+// broken impl: the negative ctests prove the oracles fire on each. It is read once,
+// before main: an unknown name exits with status 2 and the list of valid names (not a crash of
+// the first input, as an exit inside the input callback would be under libFuzzer).
 
 #include "core/mshv/codec.h"
 #include "core/run.h"
@@ -21,23 +21,16 @@
 
 namespace {
 
-int mutant() {
-  static const int selected = lockstep::impl_mutant_from_env("mshv", "fuzz_mshv_device");
-  return selected;
-}
+// Read once, before main (so before any engine runs an input); an unknown name exits here.
+const int g_mutant = lockstep::impl_mutant_from_env("mshv", "fuzz_mshv_device");
 
 }  // namespace
-
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  mutant();
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace lockstep;
   mshv::Trace trace = mshv::decode_input({data, size});
   mshv::Model model(*mshv::find_profile(trace.profile));
-  mshv::ImplTarget target(trace.profile, mutant());
+  mshv::ImplTarget target(trace.profile, g_mutant);
   auto verdict = run<mshv::Protocol>(trace.ops, model, target, {.check_fds = true, .record = true});
   if (!verdict.ok()) fuzz::abort_on_divergence<mshv::Protocol>(trace.profile, trace.ops, verdict);
   return 0;

@@ -10,8 +10,8 @@
 //
 // LOCKSTEP_IMPL_MUTANT=<name> (`lockstep mutants`, impl/vhost/mutants.def) runs a deliberately
 // broken back-end against the model: the negative ctests prove the oracles fire on each. It is
-// read once, in LLVMFuzzerInitialize, before any input: an unknown name exits with status 2 and
-// the list of valid names (not a crash of the first input).
+// read once, before main: an unknown name exits with status 2 and the list of valid names (not a
+// crash of the first input, as an exit inside the input callback would be under libFuzzer).
 
 #include "core/run.h"
 #include "core/vhost/codec.h"
@@ -22,23 +22,16 @@
 
 namespace {
 
-int mutant() {
-  static const int selected = lockstep::impl_mutant_from_env("vhost", "fuzz_vhost_postcopy");
-  return selected;
-}
+// Read once, before main (so before any engine runs an input); an unknown name exits here.
+const int g_mutant = lockstep::impl_mutant_from_env("vhost", "fuzz_vhost_postcopy");
 
 }  // namespace
-
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  mutant();
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace lockstep;
   vhost::Trace trace = vhost::decode_input({data, size});
   vhost::Model model(*vhost::find_profile(trace.profile));
-  vhost::ImplTarget target(trace.profile, mutant());
+  vhost::ImplTarget target(trace.profile, g_mutant);
   auto verdict =
       run<vhost::Protocol>(trace.ops, model, target, {.check_fds = true, .record = true});
   if (!verdict.ok()) fuzz::abort_on_divergence<vhost::Protocol>(trace.profile, trace.ops, verdict);
