@@ -7,40 +7,30 @@
 // outcomes, and aborts through frames named after the op and the field (fuzz/crash_states.h),
 // so crash deduplication by signature and by stack agree.
 //
-// LOCKSTEP_IMPL_MUTANT=del-keeps-ref|no-dup-check|release-keeps-files runs a deliberately
-// broken impl: the negative ctest proves the oracle fires on it.
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
+// LOCKSTEP_IMPL_MUTANT=<name> (`lockstep mutants`, impl/mshv/mutants.def) runs a deliberately
+// broken impl: the negative ctests prove the oracles fire on each. It is read once,
+// before main: an unknown name exits with status 2 and the list of valid names (not a crash of
+// the first input, as an exit inside the input callback would be under libFuzzer).
 
 #include "core/mshv/codec.h"
 #include "core/run.h"
 #include "fuzz/crash_states.h"
-#include "impl/mshv/device_layer.h"
 #include "impl/mshv/target.h"
+#include "impl/mutants.h"
 #include "model/mshv/model.h"
 
 namespace {
 
-int mutant_from_env() {
-  const char* name = std::getenv("LOCKSTEP_IMPL_MUTANT");
-  if (!name || !*name) return LOCKSTEP_MSHV_MUTANT_NONE;
-  if (!std::strcmp(name, "del-keeps-ref")) return LOCKSTEP_MSHV_MUTANT_DEL_KEEPS_REF;
-  if (!std::strcmp(name, "no-dup-check")) return LOCKSTEP_MSHV_MUTANT_NO_DUP_CHECK;
-  if (!std::strcmp(name, "release-keeps-files")) return LOCKSTEP_MSHV_MUTANT_RELEASE_KEEPS_FILES;
-  std::fprintf(stderr, "fuzz_mshv_device: unknown LOCKSTEP_IMPL_MUTANT '%s'\n", name);
-  std::abort();
-}
+// Read once, before main (so before any engine runs an input); an unknown name exits here.
+const int g_mutant = lockstep::impl_mutant_from_env("mshv", "fuzz_mshv_device");
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace lockstep;
-  static const int mutant = mutant_from_env();
   mshv::Trace trace = mshv::decode_input({data, size});
   mshv::Model model(*mshv::find_profile(trace.profile));
-  mshv::ImplTarget target(trace.profile);
-  lockstep_mshv_set_mutant(mutant);
+  mshv::ImplTarget target(trace.profile, g_mutant);
   auto verdict = run<mshv::Protocol>(trace.ops, model, target, {.check_fds = true, .record = true});
   if (!verdict.ok()) fuzz::abort_on_divergence<mshv::Protocol>(trace.profile, trace.ops, verdict);
   return 0;

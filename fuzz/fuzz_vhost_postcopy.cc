@@ -8,27 +8,22 @@
 // both sides' outcomes, and aborts through frames named after the op and the field
 // (fuzz/crash_states.h), so crash deduplication by signature and by stack agree.
 //
-// LOCKSTEP_IMPL_MUTANT=end-keeps-uffd (or another of impl/vhost backend_profiles()'s mutants,
-// e.g. advise-second-uffd, disconnect-leaks-uffd) runs a deliberately broken back-end against
-// the `spec` model: the negative ctest proves the oracle fires on it.
-#include <cstdio>
-#include <cstdlib>
-#include <string>
+// LOCKSTEP_IMPL_MUTANT=<name> (`lockstep mutants`, impl/vhost/mutants.def) runs a deliberately
+// broken back-end against the model: the negative ctests prove the oracles fire on each. It is
+// read once, before main: an unknown name exits with status 2 and the list of valid names (not a
+// crash of the first input, as an exit inside the input callback would be under libFuzzer).
 
 #include "core/run.h"
 #include "core/vhost/codec.h"
 #include "fuzz/crash_states.h"
+#include "impl/mutants.h"
 #include "impl/vhost/target.h"
 #include "model/vhost/model.h"
 
 namespace {
 
-std::string impl_profile(const std::string& model_profile) {
-  static const char* const mutant =
-      std::getenv("LOCKSTEP_IMPL_MUTANT");  // read once, not per input
-  if (!mutant || !*mutant) return model_profile;
-  return std::string("mutant:") + mutant;  // ImplTarget throws for an unknown name
-}
+// Read once, before main (so before any engine runs an input); an unknown name exits here.
+const int g_mutant = lockstep::impl_mutant_from_env("vhost", "fuzz_vhost_postcopy");
 
 }  // namespace
 
@@ -36,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace lockstep;
   vhost::Trace trace = vhost::decode_input({data, size});
   vhost::Model model(*vhost::find_profile(trace.profile));
-  vhost::ImplTarget target(impl_profile(trace.profile));
+  vhost::ImplTarget target(trace.profile, g_mutant);
   auto verdict =
       run<vhost::Protocol>(trace.ops, model, target, {.check_fds = true, .record = true});
   if (!verdict.ok()) fuzz::abort_on_divergence<vhost::Protocol>(trace.profile, trace.ops, verdict);

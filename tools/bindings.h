@@ -77,7 +77,9 @@ struct MshvBinding {
   static bool target_supports(std::string_view profile) {
     return profile == "mshv-v1" || profile == "mshv-strict";
   }
-  static Target target(const std::string& profile) { return Target(profile); }
+  static Target target(const std::string& profile, int mutant = 0) {
+    return Target(profile, mutant);
+  }
   // Lines whose "= 0" / errno note disagrees with the model's outcome.
   static std::vector<std::string> note_mismatches(const Trace& t,
                                                   const std::vector<mshv::Outcome>& model) {
@@ -114,7 +116,9 @@ struct VhostBinding {
   static Model model(const std::string& profile) { return Model(*vhost::find_profile(profile)); }
   // Our back-end follows the spec profile; peers' profiles run against the peers.
   static bool target_supports(std::string_view profile) { return profile == "spec"; }
-  static Target target(const std::string& profile) { return Target(profile); }
+  static Target target(const std::string& profile, int mutant = 0) {
+    return Target(profile, mutant);
+  }
   static std::vector<std::string> note_mismatches(const Trace& t,
                                                   const std::vector<vhost::Outcome>& model) {
     return vhost::check_notes(t, model);

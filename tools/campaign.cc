@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/report.h"
+#include "impl/mutants.h"
 #include "tools/bindings.h"
 #include "tools/commands.h"
 #include "tools/exit_codes.h"
@@ -70,10 +71,10 @@ Bytes next_input(std::mt19937_64& rng, const std::vector<Bytes>& corpus) {
 }
 
 template <class B>
-void run_one(const Bytes& input, Stats& stats, const CampaignOptions& options) {
+void run_one(const Bytes& input, Stats& stats, const CampaignOptions& options, int mutant) {
   auto trace = B::decode(input);
   auto model = B::model(trace.profile);
-  auto target = B::target(trace.profile);
+  auto target = B::target(trace.profile, mutant);
   auto verdict = run<typename B::P>(trace.ops, model, target, {.check_fds = true, .record = false});
   stats.traces++;
   stats.ops += trace.ops.size();
@@ -90,7 +91,7 @@ void run_one(const Bytes& input, Stats& stats, const CampaignOptions& options) {
   std::ofstream(file, std::ios::binary)
       .write(reinterpret_cast<const char*>(input.data()), input.size());
   auto model2 = B::model(trace.profile);
-  auto target2 = B::target(trace.profile);
+  auto target2 = B::target(trace.profile, mutant);
   auto full = run<typename B::P>(trace.ops, model2, target2);
   std::ofstream(fs::path(file).replace_extension(".txt"))
       << side_by_side<typename B::P>(trace.profile, trace.ops, full);
@@ -136,6 +137,7 @@ fs::path corpus_dir_of(const CampaignOptions& options) {
 
 template <class B>
 int campaign(const CampaignOptions& options, nlohmann::json& out) {
+  const int mutant = impl_mutant_id(B::kName, options.impl_mutant);  // throws for an unknown name
   const fs::path corpus_dir = corpus_dir_of<B>(options);
   const std::vector<Bytes> corpus = load_corpus(corpus_dir);
   if (corpus.empty() && options.seconds <= 0)
@@ -143,23 +145,25 @@ int campaign(const CampaignOptions& options, nlohmann::json& out) {
   out.update({{"protocol", std::string(B::kName)},
               {"corpus", corpus_dir.string()},
               {"corpus_inputs", corpus.size()},
-              {"seed", options.seed}});
+              {"seed", options.seed},
+              {"impl_mutant", options.impl_mutant}});
   if (!options.json)
     std::cout << "lockstep run " << B::kName << ": corpus " << corpus_dir.string() << " ("
               << corpus.size() << " inputs), " << options.seconds << " s of random inputs, seed "
-              << options.seed << std::endl;
+              << options.seed << (mutant ? ", impl mutant " + options.impl_mutant : std::string())
+              << std::endl;
   Stats replayed, fuzzed;
   const auto replay_start = std::chrono::steady_clock::now();
   install_interrupt_handler();
   for (const auto& input : corpus)
-    if (!interrupted()) run_one<B>(input, replayed, options);
+    if (!interrupted()) run_one<B>(input, replayed, options, mutant);
   replayed.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - replay_start).count();
   std::mt19937_64 rng(options.seed);
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::duration<double>(options.seconds);
   while (!interrupted() && std::chrono::steady_clock::now() < deadline)
-    for (int i = 0; i < 64; ++i) run_one<B>(next_input(rng, corpus), fuzzed, options);
+    for (int i = 0; i < 64; ++i) run_one<B>(next_input(rng, corpus), fuzzed, options, mutant);
   fuzzed.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   out["phases"] = {phase_json("corpus replay", replayed, false),
@@ -197,7 +201,7 @@ int run_campaign(const CampaignOptions& options) {
   try {
     code = with_binding(options.protocol,
                         [&](auto binding) { return campaign<decltype(binding)>(options, out); });
-  } catch (const InputError& e) {
+  } catch (const std::exception& e) {  // InputError, or an unknown impl mutant
     std::cerr << "lockstep run: " << e.what() << "\n";
     out["error"] = e.what();
   }

@@ -15,6 +15,7 @@ struct ReplayOptions {
   std::string protocol;     // empty: the program header or the input's context, else both
   std::string profile;      // empty: the trace's own
   bool model_only = false;  // --target model: no real target, any profile
+  std::string impl_mutant;  // a name of `lockstep mutants`, or "": it also names the protocol
   bool json = false;
 };
 int replay(const ReplayOptions& options);
@@ -25,6 +26,7 @@ struct CampaignOptions {
   uint64_t seed = 1;
   std::string corpus_root;  // empty: default_corpus_root()
   std::string findings_dir = "findings";
+  std::string impl_mutant;  // a name of `lockstep mutants` for the protocol, or ""
   bool json = false;
 };
 // `lockstep run PROTOCOL --seconds N`: replays the shipped corpus, then runs random and mutated
@@ -48,5 +50,8 @@ int list_profiles(const std::string& protocol);
 
 // The corpus root to use when none was given: ./corpus if it exists, else the project's.
 std::string default_corpus_root();
+
+// `lockstep mutants [--json|--markdown]`: the impl mutants of impl/mutants.h. Returns 0.
+int list_mutants(bool json, bool markdown);
 
 }  // namespace lockstep::tools

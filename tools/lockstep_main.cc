@@ -4,10 +4,12 @@
 //   lockstep corpus build|check     readable programs <-> binary fuzz inputs
 //   lockstep fmt [--check] FILE...  rewrite programs in canonical form (`-`: stdin -> stdout)
 //   lockstep profiles [PROTOCOL]    every profile, one line each
+//   lockstep mutants [--json]       the impl mutants `--impl-mutant` / LOCKSTEP_IMPL_MUTANT select
 //   lockstep prove [--protocol mshv] invariants of the model by k-induction, every profile
 //   lockstep peer kvm [--profile P] the MSHV model against the real kvm-vfio device
 //   lockstep peer dpdk [--profile P] the vhost-user model against DPDK's librte_vhost
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
 
 #include "peers/dpdk/dpdk_campaign.h"
@@ -62,6 +64,13 @@ int run_cli(int argc, char** argv) {
   replay_cmd->add_flag("--json", replay_options.json,
                        "one JSON document (docs/lockstep-output.schema.json)");
 
+  // One impl mutant for replay and run (`lockstep mutants`); LOCKSTEP_IMPL_MUTANT is the default.
+  const char* env_mutant = std::getenv("LOCKSTEP_IMPL_MUTANT");
+  std::string impl_mutant = env_mutant ? env_mutant : "";
+  const char* mutant_help =
+      "run a deliberately broken impl (`lockstep mutants`; default: $LOCKSTEP_IMPL_MUTANT)";
+  replay_cmd->add_option("--impl-mutant", impl_mutant, mutant_help);
+
   CampaignOptions campaign;
   auto* run_cmd =
       app.add_subcommand("run", "bounded differential campaign: corpus replay + random inputs");
@@ -72,8 +81,17 @@ int run_cli(int argc, char** argv) {
   run_cmd->add_option("--corpus", campaign.corpus_root,
                       "corpus root (default: ./corpus, else the project's)");
   run_cmd->add_option("--findings", campaign.findings_dir, "where diverging inputs are written");
+  run_cmd->add_option("--impl-mutant", impl_mutant, mutant_help);
   run_cmd->add_flag("--json", campaign.json,
                     "one JSON document (docs/lockstep-output.schema.json)");
+
+  bool mutants_json = false, mutants_markdown = false;
+  auto* mutants_cmd = app.add_subcommand(
+      "mutants", "list the impl mutants that --impl-mutant and LOCKSTEP_IMPL_MUTANT select");
+  mutants_cmd->add_flag("--json", mutants_json,
+                        "[{\"protocol\",\"name\",\"summary\",\"field\"}, ...]");
+  mutants_cmd->add_flag("--markdown", mutants_markdown, "the table of docs/mutants.md")
+      ->excludes(mutants_cmd->get_option("--json"));
 
   std::string corpus_root;
   auto* corpus_cmd = app.add_subcommand("corpus", "readable programs <-> binary fuzz inputs");
@@ -153,6 +171,8 @@ int run_cli(int argc, char** argv) {
                                : lockstep::peers::kvm::run_kvm_peer(peer);
   }
 
+  if (*mutants_cmd) return list_mutants(mutants_json, mutants_markdown);
+  campaign.impl_mutant = replay_options.impl_mutant = impl_mutant;
   if (*replay_cmd) {
     replay_options.model_only = replay_target == "model";
     return replay(replay_options);

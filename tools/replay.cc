@@ -4,6 +4,7 @@
 
 #include "core/program_text.h"
 #include "core/report.h"
+#include "impl/mutants.h"
 #include "tools/bindings.h"
 #include "tools/commands.h"
 #include "tools/exit_codes.h"
@@ -53,19 +54,21 @@ Replayed replay_with(const InputFile& file, const ReplayOptions& o) {
       ModelAsTarget<typename B::Model> target{B::model(trace.profile)};
       return run<typename B::P>(trace.ops, model, target, {.check_fds = false});
     }
-    auto target = B::target(trace.profile);
+    auto target = B::target(trace.profile, impl_mutant_id(B::kName, o.impl_mutant));
     return run<typename B::P>(trace.ops, model, target);
   }();
   const std::vector<std::string> mismatches = B::note_mismatches(trace, verdict.model);
   Replayed r{verdict.ok() && mismatches.empty() ? kOk : kFinding,
              verdict_json<typename B::P>(trace.profile, trace.ops, verdict)};
   r.json["annotation_mismatches"] = mismatches;
+  if (!o.impl_mutant.empty()) r.json["impl_mutant"] = o.impl_mutant;
   if (o.json) return r;
   std::cout << side_by_side<typename B::P>(trace.profile, trace.ops, verdict);
   for (const auto& m : mismatches) std::cout << "# " << file.path << ": " << m << "\n";
   std::cout << "# " << file.path << " (" << B::kName << "): " << trace.ops.size() << " ops, "
-            << (verdict.ok() ? "no divergence" : "DIVERGED") << ", fds +" << verdict.fds_delta
-            << " (model expects +" << verdict.fds_expected << ")"
+            << (verdict.ok() ? "no divergence" : "DIVERGED")
+            << (o.impl_mutant.empty() ? "" : " (impl mutant " + o.impl_mutant + ")") << ", fds +"
+            << verdict.fds_delta << " (model expects +" << verdict.fds_expected << ")"
             << (mismatches.empty()
                     ? ""
                     : ", annotation mismatches: " + std::to_string(mismatches.size()))
@@ -78,6 +81,14 @@ Replayed replay_as(const std::string& protocol, const InputFile& file, const Rep
                       [&](auto binding) { return replay_with<decltype(binding)>(file, o); });
 }
 
+// The protocol of impl mutant `name` ("" for none); an unknown name is left to
+// impl_mutant_id, which lists the valid ones.
+std::string protocol_of_mutant(const std::string& name) {
+  for (const ImplMutant& m : impl_mutants())
+    if (m.name == name) return std::string(m.protocol);
+  return "";
+}
+
 // Replays `file` under the protocol it names or, for a fuzz input whose context names no
 // target, under both (both targets accept any byte string): the worse verdict wins, so an
 // input is never passed on a guess.
@@ -85,10 +96,15 @@ int replay_file(const InputFile& file, const ReplayOptions& o, nlohmann::json& o
   if (!o.protocol.empty() && file.text && o.protocol != file.protocol)
     throw InputError(file.path + ": --protocol " + o.protocol + " but the program header says " +
                      file.protocol);
-  const std::string& chosen = o.protocol.empty() ? file.protocol : o.protocol;
-  out["protocol_from"] = !o.protocol.empty() ? "--protocol"
-                         : chosen.empty()    ? "nothing: replayed under both"
-                                             : file.protocol_source;
+  // An impl mutant belongs to one protocol, so naming one names the protocol too.
+  const std::string mutant_protocol = protocol_of_mutant(o.impl_mutant);
+  const std::string& chosen = !o.protocol.empty()      ? o.protocol
+                              : !file.protocol.empty() ? file.protocol
+                                                       : mutant_protocol;
+  out["protocol_from"] = !o.protocol.empty()      ? "--protocol"
+                         : !file.protocol.empty() ? file.protocol_source
+                         : !chosen.empty()        ? "--impl-mutant"
+                                                  : "nothing: replayed under both";
   if (chosen.empty() && !o.json)
     std::cout << "# " << file.path
               << ": nothing says which fuzz target wrote this input (pass --protocol, or keep "

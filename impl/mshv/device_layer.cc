@@ -156,9 +156,10 @@ int new_file(const char* name, int& fd, FileId& id) {
 struct Device;
 
 struct Partition {
-  std::mutex pt_mutex;           // held by partition ioctls and device release
-  std::atomic<int> refcount{1};  // the fd's reference + one per device
-  bool fd_open = true;           // under pt_mutex
+  std::mutex pt_mutex;                 // held by partition ioctls and device release
+  std::atomic<int> refcount{1};        // the fd's reference + one per device
+  std::atomic<bool> destroyed{false};  // counted out of `partitions` (normally at refcount 0)
+  bool fd_open = true;                 // under pt_mutex
   int fd = -1;
   FileId id;
   std::vector<Device*> devices;  // pt_devices, under pt_mutex
@@ -190,12 +191,8 @@ struct Entry {
 
 std::mutex g_registry_mutex;
 std::unordered_map<FileId, Entry, FileIdHash> g_registry;
-// References the mutants drop on the floor; closed by reset. `counted`: still in file_refs.
-struct LeakedDup {
-  int dup;
-  bool counted;
-};
-std::vector<LeakedDup> g_leaked_dups;
+// References the mutants drop on the floor (still counted or not); closed by reset.
+std::vector<int> g_leaked_dups;
 
 std::optional<Entry> lookup(const FileId& id) {
   std::lock_guard guard(g_registry_mutex);
@@ -225,9 +222,9 @@ std::optional<Entry> withdraw_object(const FileId& id) {
   return entry;
 }
 
-void leak(int dup, bool counted) {
+void leak(int dup) {
   std::lock_guard guard(g_registry_mutex);
-  g_leaked_dups.push_back({dup, counted});
+  g_leaked_dups.push_back(dup);
 }
 
 // The VFIO driver's vfio_file_is_valid: is this file one of ours (its file_operations)?
@@ -249,9 +246,14 @@ void partition_get(Partition& p) {  // mshv_partition_get
   g_count.partition_refs.fetch_add(1);
 }
 
+// The partition is gone: counted out once.
+void partition_destroy(Partition& p) {
+  if (!p.destroyed.exchange(true)) g_count.partitions.fetch_sub(1);
+}
+
 void partition_put(Partition& p) {  // mshv_partition_put: destroyed at zero
   g_count.partition_refs.fetch_sub(1);
-  if (p.refcount.fetch_sub(1) == 1) g_count.partitions.fetch_sub(1);
+  if (p.refcount.fetch_sub(1) == 1) partition_destroy(p);
 }
 
 // hlist_add_head + the device counted live; caller holds pt_mutex.
@@ -262,19 +264,21 @@ void link_device(Partition& p, Device& d) {
 
 // hlist_del + mshv_vfio_release_device; caller holds pt_mutex. The caller puts the partition.
 void unlink_and_release(Partition& p, Device& d) {
-  std::erase(p.devices, &d);  // hlist_del(&device_ptnode)
+  // hlist_del(&device_ptnode); the mutant leaves the device listed, so still counted live.
+  const bool unlink = !mutant(LOCKSTEP_MSHV_MUTANT_RELEASE_KEEPS_DEVICE_LISTED);
+  if (unlink) std::erase(p.devices, &d);
   std::lock_guard guard(d.lock);
   d.released = true;
   for (const HeldFile& held : d.files) {  // mshv_vfio_release_device: fput per file
     if (mutant(LOCKSTEP_MSHV_MUTANT_RELEASE_KEEPS_FILES)) {
-      leak(held.dup, true);  // the list is never torn down: its references stay counted
+      leak(held.dup);  // the list is never torn down: its references stay counted
     } else {
       ::close(held.dup);
       g_count.file_refs.fetch_sub(1);
     }
   }
   d.files.clear();
-  g_count.devices.fetch_sub(1);
+  if (unlink) g_count.devices.fetch_sub(1);
 }
 
 // mshv_device_fop_release: under pt_mutex unlink and release, then the partition put.
@@ -293,6 +297,8 @@ void partition_fop_release(Partition& p) {
     std::lock_guard guard(p.pt_mutex);
     p.fd_open = false;
   }
+  // The mutant tears the partition down with its fd, whatever devices still reference it.
+  if (mutant(LOCKSTEP_MSHV_MUTANT_PARTITION_CLOSE_IGNORES_DEVICES)) partition_destroy(p);
   partition_put(p);
 }
 
@@ -311,7 +317,7 @@ int link_and_install(const std::shared_ptr<Partition>& p, const std::shared_ptr<
   }
   if (err) {  // C10: anon_inode_getfd failed: hlist_del, device_release, put
     unlink_and_release(*p, *d);
-    partition_put(*p);
+    if (!mutant(LOCKSTEP_MSHV_MUTANT_FD_ALLOC_FAULT_KEEPS_REF)) partition_put(*p);
   }
   return err;
 }
@@ -324,13 +330,22 @@ void roll_back_installed(Partition& p, const std::shared_ptr<Device>& d) {
   partition_put(p);
 }
 
+// The device ops table of the series has one entry, MSHV_DEV_TYPE_VFIO; the mutant's bound
+// check lets one type past its end.
+constexpr uint32_t kDeviceTypes = uapi::kDevTypeVfio + 1;
+static_assert(uapi::kDevTypeVfio == 0, "the VFIO type is the table's only entry");
+bool known_type(uint32_t type) {
+  return mutant(LOCKSTEP_MSHV_MUTANT_TYPE_OFF_BY_ONE) ? type <= kDeviceTypes : type < kDeviceTypes;
+}
+
 // mshv_partition_ioctl_create_device; the caller holds pt_mutex.
 int create_device(const std::shared_ptr<Partition>& p, void* uarg) {
   uapi::CreateDevice args;
   if (!copy_from_user(&args, uarg, sizeof args)) return EFAULT;  // C1: copy_from_user
-  if (strict() && (args.flags & ~uapi::kCreateDeviceTest))
+  if (strict() && !mutant(LOCKSTEP_MSHV_MUTANT_UNKNOWN_FLAGS_ACCEPTED) &&
+      (args.flags & ~uapi::kCreateDeviceTest))
     return EINVAL;  // mshv-strict: unknown flag bits (Sashiko review of V3 06/11)
-  if (args.type != uapi::kDevTypeVfio) return ENODEV;  // C3: type != MSHV_DEV_TYPE_VFIO
+  if (!known_type(args.type)) return ENODEV;           // C3: type != MSHV_DEV_TYPE_VFIO
   if (args.flags & uapi::kCreateDeviceTest) return 0;  // C4: TEST: nothing made or copied
   if (fault(LOCKSTEP_MSHV_SITE_ALLOC)) return ENOMEM;  // C6: kzalloc
   auto device = std::make_shared<Device>();
@@ -338,7 +353,8 @@ int create_device(const std::shared_ptr<Partition>& p, void* uarg) {
   if (int err = link_and_install(p, device)) return err;  // steps 7-9
   const uint32_t fd = static_cast<uint32_t>(device->fd);  // C12: devargk.fd = rc
   if (!copy_to_user(static_cast<char*>(uarg) + offsetof(uapi::CreateDevice, fd), &fd, sizeof fd)) {
-    if (strict()) roll_back_installed(*p, device);  // mshv-strict: no fd left behind
+    if (strict() && !mutant(LOCKSTEP_MSHV_MUTANT_COPY_BACK_KEEPS_FD))
+      roll_back_installed(*p, device);  // mshv-strict: no fd left behind
     return EFAULT;  // mshv-v1: the fd stays installed, "cleanup in mshv_device_fop_release"
   }
   device->fd_learned = true;
@@ -370,13 +386,16 @@ int hold_file(Device& d, const FileId& id, int dup) {
   bool listed = std::any_of(d.files.begin(), d.files.end(),
                             [&](const HeldFile& held) { return held.id == id; });
   if (listed && !mutant(LOCKSTEP_MSHV_MUTANT_NO_DUP_CHECK)) return EEXIST;  // same struct file
-  if (fault(LOCKSTEP_MSHV_SITE_ALLOC)) return ENOMEM;                       // kzalloc
+  // The mutant counts the reference before the kzalloc and never takes it back.
+  const bool count_early = mutant(LOCKSTEP_MSHV_MUTANT_ADD_ENOMEM_KEEPS_COUNT);
+  if (count_early) g_count.file_refs.fetch_add(1);
+  if (fault(LOCKSTEP_MSHV_SITE_ALLOC)) return ENOMEM;  // kzalloc
   try {
     d.files.push_back({id, dup});  // get_file + list_add_tail
   } catch (const std::bad_alloc&) {
     return ENOMEM;  // a real kzalloc failure
   }
-  g_count.file_refs.fetch_add(1);
+  if (!count_early) g_count.file_refs.fetch_add(1);
   return 0;
 }
 
@@ -388,7 +407,11 @@ int file_add(Device& d, int32_t fd) {
   int err = identify(dup, id);
   if (!err && !vfio_file_is_valid(id)) err = EINVAL;  // !vfio_file_is_valid
   if (!err) err = hold_file(d, id, dup);
-  if (err) ::close(dup);  // fput of the temporary reference
+  if (err && mutant(LOCKSTEP_MSHV_MUTANT_ADD_ERROR_KEEPS_DUP)) {
+    leak(dup);  // the mutant's error path forgets the fput
+  } else if (err) {
+    ::close(dup);  // fput of the temporary reference
+  }
   return err;
 }
 
@@ -404,7 +427,7 @@ int file_del(Device& d, int32_t fd) {
   d.files.erase(it);  // list_del
   g_count.file_refs.fetch_sub(1);
   if (mutant(LOCKSTEP_MSHV_MUTANT_DEL_KEEPS_REF)) {
-    leak(dup, false);  // the mutant forgets the fput: only the fd oracle can see it
+    leak(dup);  // the mutant forgets the fput: only the fd oracle can see it
   } else {
     ::close(dup);  // fput
   }
@@ -538,8 +561,7 @@ extern "C" int lockstep_mshv_set_profile(const char* name) {
 }
 
 extern "C" int lockstep_mshv_set_mutant(int which) {
-  if (which < LOCKSTEP_MSHV_MUTANT_NONE || which > LOCKSTEP_MSHV_MUTANT_RELEASE_KEEPS_FILES)
-    return fail(EINVAL);
+  if (which < LOCKSTEP_MSHV_MUTANT_NONE || which >= LOCKSTEP_MSHV_MUTANT_END) return fail(EINVAL);
   g_mutant = which;
   return 0;
 }
@@ -596,13 +618,16 @@ extern "C" void lockstep_mshv_reset(void) {
     close_if_same(e.partition->fd, e.partition->id);
     partition_fop_release(*e.partition);
   }
-  std::vector<LeakedDup> leaked;
+  std::vector<int> leaked;
   {
     std::lock_guard guard(g_registry_mutex);
     leaked.swap(g_leaked_dups);
   }
-  for (const LeakedDup& l : leaked) {
-    ::close(l.dup);
-    if (l.counted) g_count.file_refs.fetch_sub(1);
-  }
+  for (int dup : leaked) ::close(dup);
+  // Nothing is left: a mutant may have left counts unbalanced (a partition reference never
+  // dropped, a device never unlinked), so the next trace starts from zero in any case.
+  g_count.partitions = 0;
+  g_count.partition_refs = 0;
+  g_count.devices = 0;
+  g_count.file_refs = 0;
 }

@@ -50,16 +50,14 @@ int lockstep_mshv_close(int fd);
  * create flags -> EINVAL; a copy-back fault rolls the device back). Else -1/EINVAL. */
 int lockstep_mshv_set_profile(const char* name);
 
-/* Deliberately broken variants for negative tests. Off by default, and after a reset. */
+/* Deliberately broken variants for negative tests (impl/mshv/mutants.def: one row each, with
+ * its name, summary and the compared field it corrupts). Off by default, and after a reset. */
 enum lockstep_mshv_mutant {
   LOCKSTEP_MSHV_MUTANT_NONE = 0,
-  /* DEL unlinks the entry (file_refs drops) but never closes its dup: a leak only the fd
-   * oracle sees. */
-  LOCKSTEP_MSHV_MUTANT_DEL_KEEPS_REF = 1,
-  /* ADD skips the EEXIST check: the errno differs. */
-  LOCKSTEP_MSHV_MUTANT_NO_DUP_CHECK = 2,
-  /* Device release never drops its file references: they stay open and counted. */
-  LOCKSTEP_MSHV_MUTANT_RELEASE_KEEPS_FILES = 3
+#define LOCKSTEP_IMPL_MUTANT(id, ...) LOCKSTEP_MSHV_MUTANT_##id,
+#include "impl/mshv/mutants.def"
+#undef LOCKSTEP_IMPL_MUTANT
+  LOCKSTEP_MSHV_MUTANT_END /* one past the last */
 };
 int lockstep_mshv_set_mutant(int mutant); /* -1/EINVAL for an unknown value */
 
@@ -94,7 +92,8 @@ int lockstep_mshv_reap(void);
 
 /* Closes and releases every object the layer owns (partition and device fds, held and leaked
  * dups), forgets every VFIO file registration (the caller's VFIO fds stay open but are no
- * longer recognised), disarms the fault and restores profile mshv-v1 with no mutant. */
+ * longer recognised), zeroes the resource counts (a mutant may have left them unbalanced),
+ * disarms the fault and restores profile mshv-v1 with no mutant. */
 void lockstep_mshv_reset(void);
 
 #ifdef __cplusplus

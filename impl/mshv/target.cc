@@ -71,7 +71,7 @@ Resources resources() {
 
 }  // namespace
 
-ImplTarget::ImplTarget(std::string_view profile) {
+ImplTarget::ImplTarget(std::string_view profile, int mutant) : mutant_(mutant) {
   if (profile == "mshv-v1") {
     profile_ = "mshv-v1";
   } else if (profile == "mshv-strict") {
@@ -84,10 +84,14 @@ ImplTarget::ImplTarget(std::string_view profile) {
   pages();
   lockstep_mshv_reset();
   lockstep_mshv_set_profile(profile_);
+  if (lockstep_mshv_set_mutant(mutant_) != 0)
+    throw std::invalid_argument("lockstep impl: the device layer has no mutant " +
+                                std::to_string(mutant));
 }
 
 ImplTarget::~ImplTarget() {
   reap();
+  lockstep_mshv_set_mutant(LOCKSTEP_MSHV_MUTANT_NONE);  // the layer outlives the target
 }
 
 // One memfd page mapped twice (RW and PROT_READ) plus a PROT_NONE page. The memfd's fd is
@@ -246,6 +250,7 @@ void ImplTarget::reap() {
   lockstep_mshv_reap();
   lockstep_mshv_reset();
   lockstep_mshv_set_profile(profile_);
+  lockstep_mshv_set_mutant(mutant_);
   counts_ = HandleCounts{};
 }
 

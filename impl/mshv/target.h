@@ -10,7 +10,8 @@
 // The device layer is process-global, like the kernel: one ImplTarget at a time. Constructing
 // one resets the layer and selects the profile; reap() resets it again for the next trace
 // (fuzzers construct one per input, so construction is cheap: the pages are mapped once per
-// process). Select a broken variant with lockstep_mshv_set_mutant() after construction.
+// process). `mutant` selects a deliberately broken layer (impl/mshv/mutants.def, by name
+// through impl/mutants.h); it stays selected until the target is destroyed.
 #pragma once
 #include <array>
 #include <climits>
@@ -19,13 +20,15 @@
 
 #include "core/mshv/codec.h"
 #include "core/mshv/ops.h"
+#include "impl/mshv/device_layer.h"
 
 namespace lockstep::mshv {
 
 class ImplTarget {
  public:
-  // "mshv-v1" or "mshv-strict"; throws std::invalid_argument for any other name.
-  explicit ImplTarget(std::string_view profile);
+  // "mshv-v1" or "mshv-strict" and a lockstep_mshv_mutant; throws std::invalid_argument for any
+  // other profile or mutant.
+  explicit ImplTarget(std::string_view profile, int mutant = LOCKSTEP_MSHV_MUTANT_NONE);
   ~ImplTarget();
   ImplTarget(const ImplTarget&) = delete;
   ImplTarget& operator=(const ImplTarget&) = delete;
@@ -60,6 +63,7 @@ class ImplTarget {
   static void* user_ptr(Mem mem);
 
   const char* profile_;  // "mshv-v1" or "mshv-strict", as the layer names them
+  int mutant_;
   HandleCounts counts_;
   std::array<std::array<int, 256>, 4> fds_;  // per kind (p, d, f, n), by index; -1 = unbound
   // Every slot (kind * 256 + index) bound in this trace, so that finish() visits only those;

@@ -101,37 +101,23 @@ size_t fds_expected(FdRule rule, const Message& m) {
 
 // ---- profiles --------------------------------------------------------------------------------
 
-namespace {
-struct NamedProfile {
-  const char* name;
-  bool BackendOptions::*mutant;  // nullptr for spec
-};
-constexpr NamedProfile kProfiles[] = {
-    {"spec", nullptr},
-    {"mutant-end-keeps-uffd", &BackendOptions::mutant_end_keeps_uffd},
-    {"mutant-advise-second-uffd", &BackendOptions::mutant_advise_second_uffd},
-    {"mutant-advise-keeps-fds", &BackendOptions::mutant_advise_keeps_fds},
-    {"mutant-listen-without-advise", &BackendOptions::mutant_listen_without_advise},
-    {"mutant-no-ack-check", &BackendOptions::mutant_no_ack_check},
-    {"mutant-disconnect-leaks-uffd", &BackendOptions::mutant_disconnect_leaks_uffd},
-};
-}  // namespace
-
 std::optional<BackendOptions> backend_options(std::string_view profile) {
-  std::string name(profile);
-  if (name.starts_with("mutant:")) name[6] = '-';  // "mutant:<name>" is accepted as well
-  for (const NamedProfile& p : kProfiles) {
-    if (name != p.name) continue;
-    BackendOptions o;
-    if (p.mutant) o.*p.mutant = true;
-    return o;
-  }
+  if (profile == "spec") return BackendOptions{};
+  if (profile.size() <= 7 || !(profile.starts_with("mutant-") || profile.starts_with("mutant:")))
+    return std::nullopt;
+  const std::string_view name = profile.substr(7);
+#define LOCKSTEP_IMPL_MUTANT(ID, NAME, ...) \
+  if (name == NAME) return BackendOptions{.mutant = Mutant::ID};
+#include "impl/vhost/mutants.def"
+#undef LOCKSTEP_IMPL_MUTANT
   return std::nullopt;
 }
 
 std::vector<std::string> backend_profiles() {
-  std::vector<std::string> out;
-  for (const NamedProfile& p : kProfiles) out.emplace_back(p.name);
+  std::vector<std::string> out{"spec"};
+#define LOCKSTEP_IMPL_MUTANT(ID, NAME, ...) out.push_back(std::string("mutant-") + NAME);
+#include "impl/vhost/mutants.def"
+#undef LOCKSTEP_IMPL_MUTANT
   return out;
 }
 
@@ -256,7 +242,7 @@ void Backend::handle_readable() {
 void Backend::disconnect(const char* why) {
   if (!connected()) return;
   log(std::string("closed: ") + why);
-  if (uffd_ && options_.mutant_disconnect_leaks_uffd) leaked_.push_back(std::move(uffd_));
+  if (uffd_ && options_.broken(Mutant::DISCONNECT_LEAKS_UFFD)) leaked_.push_back(std::move(uffd_));
   reset_session();
   reader_.reset();
   pending_out_.reset();
@@ -270,7 +256,14 @@ void Backend::reset_session() {
   listening_ = false;
   regions_.clear();
   uffd_.reset();
-  for (Ring& r : rings_) r = Ring{};
+  for (Ring& r : rings_) {
+    if (options_.broken(Mutant::RESET_KEEPS_RING_FDS)) {  // the fds survive the reset
+      r.addr = {};
+      r.num = r.base = r.enable = 0;
+    } else {
+      r = Ring{};
+    }
+  }
   log_base_.reset();
   log_fd_.reset();
   backend_req_.reset();
@@ -281,6 +274,9 @@ void Backend::process(Message& m) {
   ++messages_;
   if (log_) log(frame_line("<-", m.hdr, m.fds.size()));
   const Result r = awaiting_ack_ ? on_postcopy_ack(m) : dispatch(m);  // P6: the next message
+  if (r == Result::kRefused && options_.broken(Mutant::REFUSED_KEEPS_FDS))
+    for (UniqueFd& fd : m.fds)
+      if (fd) leaked_.push_back(std::move(fd));  // mutant: kept by nobody
   finish(m, r);
   armed_.reset();  // F1: armed for this message only
   m.fds.clear();   // E1, W6: fds no handler took are closed, never kept
@@ -297,7 +293,7 @@ Backend::Result Backend::dispatch(Message& m) {
     return Result::kRefused;
   }
   if (m.fds.size() != fds_expected(h->fds, m)) {  // W6
-    if (options_.mutant_advise_keeps_fds && m.hdr.request == uapi::kPostcopyAdvise) {
+    if (options_.broken(Mutant::ADVISE_KEEPS_FDS) && m.hdr.request == uapi::kPostcopyAdvise) {
       for (UniqueFd& fd : m.fds) leaked_.push_back(std::move(fd));  // mutant: kept by nobody
       m.fds.clear();
     } else {
@@ -333,7 +329,10 @@ void Backend::finish(const Message& m, Result r) {
 bool Backend::reply(const Message& request, std::span<const uint8_t> payload,
                     std::span<const int> fds) {
   if (!connected()) return false;
-  const Header h{request.hdr.request, uapi::kReplyFlags, static_cast<uint32_t>(payload.size())};
+  uint32_t flags = uapi::kReplyFlags;
+  if (options_.broken(Mutant::REPLY_ECHOES_NEED_REPLY))
+    flags |= request.hdr.flags & uapi::kNeedReply;
+  const Header h{request.hdr.request, flags, static_cast<uint32_t>(payload.size())};
   if (log_) log(frame_line("->", h, fds.size()));
   ++replies_;
   if (take_fault(Site::Sendmsg)) {
@@ -476,7 +475,8 @@ Backend::Result Backend::on_set_mem_table(Message& m) {
   }
   std::vector<Region> fresh;  // unmapped and closed again if anything fails
   fresh.reserve(n);
-  for (uint32_t i = 0; i < n; ++i) {
+  const uint32_t mapped = options_.broken(Mutant::TABLE_SKIPS_LAST_REGION) ? n - 1 : n;
+  for (uint32_t i = 0; i < mapped; ++i) {
     const size_t len = table[i].memory_size + table[i].mmap_offset;
     void* map = MAP_FAILED;
     if (!take_fault(Site::Mmap))
@@ -494,27 +494,22 @@ Backend::Result Backend::on_set_mem_table(Message& m) {
 
   // P6, X7: reply with the table, each userspace_addr our mapping base; then wait for the ack.
   std::vector<uint8_t> payload = m.payload;
-  for (uint32_t i = 0; i < n; ++i) {
+  for (uint32_t i = 0; i < regions_.size(); ++i) {
     const uint64_t base = regions_[i].base();
     std::memcpy(payload.data() + sizeof(uapi::MemoryHeader) + i * sizeof(uapi::MemoryRegion) +
                     offsetof(uapi::MemoryRegion, userspace_addr),
                 &base, sizeof base);
   }
   awaiting_ack_ = true;
+  if (options_.broken(Mutant::REGISTER_BEFORE_ACK)) register_regions();  // mutant: too early
   reply(m, payload, {});
   return Result::kReplied;
 }
 
-// P6, X8: the message after a postcopy SET_MEM_TABLE reply.
-Backend::Result Backend::on_postcopy_ack(Message& m) {
-  awaiting_ack_ = false;
-  if ((m.hdr.request != uapi::kSetMemTable || m.hdr.size != sizeof(uint64_t) || !m.fds.empty() ||
-       m.u64() != 0) &&
-      !options_.mutant_no_ack_check) {
-    log("closing: not the front-end's postcopy ack");
-    return Result::kClose;
-  }
+// X8: every mapped region registered with the uffd (MISSING mode); on a failure none stays.
+bool Backend::register_regions() {
   for (Region& r : regions_) {
+    if (r.registered) continue;
     uffdio_register reg{};
     reg.range.start = reinterpret_cast<uintptr_t>(r.map);
     reg.range.len = r.map_len;
@@ -523,11 +518,23 @@ Backend::Result Backend::on_postcopy_ack(Message& m) {
         ::ioctl(uffd_.get(), UFFDIO_REGISTER, &reg) != 0) {
       log(std::string("refused: UFFDIO_REGISTER: ") + std::strerror(errno));
       regions_.clear();
-      return Result::kRefused;
+      return false;
     }
     r.registered = true;
   }
-  return Result::kOk;
+  return true;
+}
+
+// P6, X8: the message after a postcopy SET_MEM_TABLE reply.
+Backend::Result Backend::on_postcopy_ack(Message& m) {
+  awaiting_ack_ = false;
+  if ((m.hdr.request != uapi::kSetMemTable || m.hdr.size != sizeof(uint64_t) || !m.fds.empty() ||
+       m.u64() != 0) &&
+      !options_.broken(Mutant::NO_ACK_CHECK)) {
+    log("closing: not the front-end's postcopy ack");
+    return Result::kClose;
+  }
+  return register_regions() ? Result::kOk : Result::kRefused;
 }
 
 Backend::Result Backend::on_set_log_base(Message& m) {  // X10
@@ -630,7 +637,7 @@ Backend::Result Backend::on_get_status(Message& m) {
 Backend::Result Backend::on_postcopy_advise(Message& m) {
   if (options_.advise_requires_pagefault && !(protocol_features_ & bit(uapi::kPfPagefault)))
     return Result::kRefused;  // P1
-  if (uffd_ && options_.mutant_advise_second_uffd)
+  if (uffd_ && options_.broken(Mutant::ADVISE_SECOND_UFFD))
     leaked_.push_back(std::move(uffd_));  // mutant: DPDK overwrites postcopy_ufd
   if (uffd_ && options_.one_uffd_per_connection) return Result::kRefused;  // P2
   // P4: userfaultfd(O_CLOEXEC|O_NONBLOCK) + UFFDIO_API; on failure a reply without the fd.
@@ -655,7 +662,7 @@ Backend::Result Backend::on_postcopy_advise(Message& m) {
 }
 
 Backend::Result Backend::on_postcopy_listen(Message&) {  // P5
-  if (!uffd_ && !options_.mutant_listen_without_advise) return Result::kRefused;
+  if (!uffd_ && !options_.broken(Mutant::LISTEN_WITHOUT_ADVISE)) return Result::kRefused;
   if (!regions_.empty()) return Result::kRefused;
   listening_ = true;
   return Result::kOk;
@@ -666,11 +673,11 @@ Backend::Result Backend::on_postcopy_end(Message& m) {  // P7
     reply_u64(m, options_.end_without_advise_fails ? 1 : 0);
     return Result::kReplied;
   }
-  if (!options_.mutant_end_keeps_uffd) {
+  if (!options_.broken(Mutant::END_KEEPS_UFFD)) {
     uffd_.reset();  // unregisters every region; the mappings stay
     for (Region& r : regions_) r.registered = false;
   }
-  listening_ = false;
+  if (!options_.broken(Mutant::END_KEEPS_LISTENING)) listening_ = false;
   reply_u64(m, 0);
   return Result::kReplied;
 }

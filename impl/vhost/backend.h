@@ -25,32 +25,29 @@
 
 namespace lockstep::vhost {
 
-// Profile switches of docs/vhost-backend-rules.md plus deliberately broken variants for
-// negative tests. The mutants carry the names and the semantics of model/vhost's mutant
-// profiles, so a mutant impl matches the same mutant model and diverges from `spec`.
-struct BackendOptions {
-  bool advise_requires_pagefault = true;      // P1
-  bool one_uffd_per_connection = true;        // P2 (false: a second ADVISE replaces the uffd)
-  bool end_without_advise_fails = true;       // P7
-  bool reset_owner_releases = true;           // N4
-  bool mutant_end_keeps_uffd = false;         // END stops listening but never closes the uffd
-  bool mutant_advise_second_uffd = false;     // ADVISE while live opens a second uffd; the
-                                              // first one leaks (DPDK's overwritten fd)
-  bool mutant_advise_keeps_fds = false;       // fds attached to ADVISE are leaked, not closed
-  bool mutant_listen_without_advise = false;  // LISTEN skips the live-uffd check (P5)
-  bool mutant_no_ack_check = false;           // any message after the table is the P6 ack
-  bool mutant_disconnect_leaks_uffd = false;  // D1 forgets the uffd (leaked, not closed)
-  bool mutant() const {
-    return mutant_end_keeps_uffd || mutant_advise_second_uffd || mutant_advise_keeps_fds ||
-           mutant_listen_without_advise || mutant_no_ack_check || mutant_disconnect_leaks_uffd;
-  }
+// The deliberately broken variants for negative tests, one per row of impl/vhost/mutants.def
+// (name, summary, the compared field it corrupts: impl/mutants.h).
+enum class Mutant : uint8_t {
+  NONE = 0,
+#define LOCKSTEP_IMPL_MUTANT(id, ...) id,
+#include "impl/vhost/mutants.def"
+#undef LOCKSTEP_IMPL_MUTANT
+  END  // one past the last
 };
 
-// "spec" (the default) or a mutant: "mutant-end-keeps-uffd", "mutant-advise-second-uffd",
-// "mutant-advise-keeps-fds", "mutant-listen-without-advise", "mutant-no-ack-check",
-// "mutant-disconnect-leaks-uffd" ("mutant:<name>" is accepted too). nullopt for any other name (the
-// model's peer profiles, "dpdk-22.11", "rfc-2018", ..., describe other implementations, not this
-// one).
+// Profile switches of docs/vhost-backend-rules.md plus at most one mutant.
+struct BackendOptions {
+  bool advise_requires_pagefault = true;  // P1
+  bool one_uffd_per_connection = true;    // P2 (false: a second ADVISE replaces the uffd)
+  bool end_without_advise_fails = true;   // P7
+  bool reset_owner_releases = true;       // N4
+  Mutant mutant = Mutant::NONE;
+  bool broken(Mutant m) const { return mutant == m; }
+};
+
+// "spec" (the default) or "mutant-<name>" / "mutant:<name>" for a row of impl/vhost/mutants.def.
+// nullopt for any other name (the model's peer profiles, "dpdk-22.11", "rfc-2018", ..., describe
+// other implementations, not this one).
 std::optional<BackendOptions> backend_options(std::string_view profile);
 // The names backend_options() accepts.
 std::vector<std::string> backend_profiles();
@@ -139,6 +136,7 @@ class Backend {
   Result on_reset_owner(wire::Message& m);
   Result on_set_mem_table(wire::Message& m);
   Result on_postcopy_ack(wire::Message& m);
+  bool register_regions();
   Result on_set_log_base(wire::Message& m);
   Result on_set_log_fd(wire::Message& m);
   Result on_set_vring_num(wire::Message& m);

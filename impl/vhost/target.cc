@@ -12,9 +12,15 @@ namespace lockstep::vhost {
 using namespace wire;  // this file never sees model/vhost's Message
 namespace {
 
-BackendOptions options_for(std::string_view profile) {
-  if (auto o = backend_options(profile)) return *o;
-  throw std::invalid_argument("lockstep: impl/vhost has no profile '" + std::string(profile) + "'");
+BackendOptions options_for(std::string_view profile, int mutant) {
+  std::optional<BackendOptions> o = backend_options(profile);
+  if (!o)
+    throw std::invalid_argument("lockstep: impl/vhost has no profile '" + std::string(profile) +
+                                "'");
+  if (mutant < 0 || mutant >= static_cast<int>(Mutant::END))
+    throw std::invalid_argument("lockstep: impl/vhost has no mutant " + std::to_string(mutant));
+  if (mutant) o->mutant = static_cast<Mutant>(mutant);
+  return *o;
 }
 
 uint8_t clamp8(int v) {
@@ -23,7 +29,8 @@ uint8_t clamp8(int v) {
 
 }  // namespace
 
-ImplTarget::ImplTarget(std::string_view profile) : options_(options_for(profile)) {}
+ImplTarget::ImplTarget(std::string_view profile, int mutant)
+    : options_(options_for(profile, mutant)) {}
 
 ImplTarget::~ImplTarget() {
   finish();

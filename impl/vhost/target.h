@@ -17,8 +17,9 @@ namespace lockstep::vhost {
 
 class ImplTarget {
  public:
-  // "spec", or a deliberately broken variant (backend_profiles()); std::invalid_argument else.
-  explicit ImplTarget(std::string_view profile = "spec");
+  // "spec" (or a backend_profiles() name) and a Mutant id (impl/vhost/mutants.def, by name
+  // through impl/mutants.h); std::invalid_argument for any other profile or mutant.
+  explicit ImplTarget(std::string_view profile = "spec", int mutant = 0);
   ImplTarget(ImplTarget&&) = default;
   ImplTarget& operator=(ImplTarget&&) = default;
   ~ImplTarget();

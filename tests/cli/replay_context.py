@@ -60,6 +60,19 @@ def main():
         code, got, p = replayed_protocols(binary, counterexample, ("--target", "model"))
         if code != 0 or got != ["mshv"] or "mutant-no-type-check" not in p.stdout:
             failures.append(f"counterexample with --target model: exit {code}\n{p.stdout}")
+        # A crash of the vhost target found with an impl mutant: the mutant names the protocol,
+        # and the replay reproduces the target's divergence with its signature.
+        env = dict(os.environ, LOCKSTEP_IMPL_MUTANT="end-keeps-uffd")
+        crash = os.path.join(scratch, "crash-end")
+        shutil.copy(os.path.join(corpus, "vhost_postcopy", "listen_end.bin"), crash)
+        artifact = os.path.join(scratch, "findings", "fuzz_vhost_postcopy-crash-end")
+        shutil.copy(crash, artifact)
+        for label, path in (("bare", crash), ("libFuzzer", artifact)):
+            p = subprocess.run([binary, "replay", path], capture_output=True, text=True,
+                               timeout=60, env=env)
+            if p.returncode != 1 or "lockstep: divergence vhost/POSTCOPY_END" not in p.stdout:
+                failures.append(f"mutant crash ({label}): exit {p.returncode}\n{p.stdout[-600:]}"
+                                f"{p.stderr}")
         if "under both" not in replayed_protocols(binary, bare)[2].stdout:
             failures.append("no context: the output does not say it replayed under both")
     for f in failures:
