@@ -114,6 +114,7 @@ constexpr NamedProfile kProfiles[] = {
     {"mutant-listen-without-advise", &BackendOptions::mutant_listen_without_advise},
     {"mutant-no-ack-check", &BackendOptions::mutant_no_ack_check},
     {"mutant-disconnect-leaks-uffd", &BackendOptions::mutant_disconnect_leaks_uffd},
+    {"mutant-table-keeps-old-region-fds", &BackendOptions::mutant_table_keeps_old_regions},
 };
 }  // namespace
 
@@ -269,6 +270,7 @@ void Backend::reset_session() {
   awaiting_ack_ = false;
   listening_ = false;
   regions_.clear();
+  retired_.clear();
   uffd_.reset();
   for (Ring& r : rings_) r = Ring{};
   log_base_.reset();
@@ -489,6 +491,8 @@ Backend::Result Backend::on_set_mem_table(Message& m) {
     const size_t map_len = (len + page_size() - 1) / page_size() * page_size();
     fresh.emplace_back(table[i], map, map_len, std::move(m.fds[i]));
   }
+  if (options_.mutant_table_keeps_old_regions)
+    for (Region& old : regions_) retired_.push_back(std::move(old.fd));  // M3 broken
   regions_ = std::move(fresh);  // the old regions: unmapped, their fds closed
   if (!listening_) return Result::kOk;
 

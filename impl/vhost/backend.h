@@ -40,15 +40,19 @@ struct BackendOptions {
   bool mutant_listen_without_advise = false;  // LISTEN skips the live-uffd check (P5)
   bool mutant_no_ack_check = false;           // any message after the table is the P6 ack
   bool mutant_disconnect_leaks_uffd = false;  // D1 forgets the uffd (leaked, not closed)
+  // M3 broken: a new table keeps the old regions' fds until D1/N4, unseen by stats().
+  bool mutant_table_keeps_old_regions = false;
   bool mutant() const {
     return mutant_end_keeps_uffd || mutant_advise_second_uffd || mutant_advise_keeps_fds ||
-           mutant_listen_without_advise || mutant_no_ack_check || mutant_disconnect_leaks_uffd;
+           mutant_listen_without_advise || mutant_no_ack_check || mutant_disconnect_leaks_uffd ||
+           mutant_table_keeps_old_regions;
   }
 };
 
 // "spec" (the default) or a mutant: "mutant-end-keeps-uffd", "mutant-advise-second-uffd",
 // "mutant-advise-keeps-fds", "mutant-listen-without-advise", "mutant-no-ack-check",
-// "mutant-disconnect-leaks-uffd" ("mutant:<name>" is accepted too). nullopt for any other name (the
+// "mutant-disconnect-leaks-uffd", "mutant-table-keeps-old-region-fds" ("mutant:<name>" is
+// accepted too). nullopt for any other name (the
 // model's peer profiles, "dpdk-22.11", "rfc-2018", ..., describe other implementations, not this
 // one).
 std::optional<BackendOptions> backend_options(std::string_view profile);
@@ -182,7 +186,8 @@ class Backend {
   std::vector<Region> regions_;
   std::array<Ring, uapi::kRingCount> rings_;
   UniqueFd log_base_, log_fd_, backend_req_;
-  std::vector<UniqueFd> leaked_;  // mutant only
+  std::vector<UniqueFd> leaked_;   // mutant only
+  std::vector<UniqueFd> retired_;  // mutant only: old region fds, closed by reset_session()
 };
 
 }  // namespace lockstep::vhost

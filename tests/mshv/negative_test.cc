@@ -40,10 +40,10 @@ std::optional<Divergence> first_catch(int mutant) {
   return std::nullopt;
 }
 
-TEST(MshvNegative, DelKeepsRefIsCaughtByTheFdOracle) {
+TEST(MshvNegative, DelKeepsRefIsCaughtByTheFdCensusAtTheOp) {
   auto caught = first_catch(LOCKSTEP_MSHV_MUTANT_DEL_KEEPS_REF);
   ASSERT_TRUE(caught);
-  EXPECT_EQ(caught->signature, "lockstep: fd-leak mshv");
+  EXPECT_EQ(caught->signature, "lockstep: divergence mshv/SET_DEVICE_ATTR/fds");
   ASSERT_FALSE(caught->leaked.empty());
   EXPECT_NE(caught->leaked[0].find("vfio"), std::string::npos) << caught->leaked[0];
 }
@@ -116,7 +116,7 @@ TEST(MshvNegative, FdOracleCatchesALeakNoOutcomeShows) {
   auto verdict = run<Protocol>(trace.ops, model, target);
   ASSERT_FALSE(verdict.ok());
   EXPECT_EQ(verdict.divergence->field, "fds");
-  EXPECT_EQ(verdict.fds_delta, 1);
+  EXPECT_EQ(verdict.fds_delta, 1) << testing::PrintToString(verdict.divergence->leaked);
   EXPECT_EQ(verdict.fds_expected, 0);
 }
 
