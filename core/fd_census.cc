@@ -165,9 +165,10 @@ std::vector<std::string> compare_census_impl(
   for (const FdEntry& b : baseline)  // the fds open before the trace: same number, same object
     if (!claim([&](const FdEntry& e) { return e.fd == b.fd && e.id == b.id; }))
       out.push_back("closed: " + describe(b) + " open before the trace");
-  for (const auto& [name, id] : named)
-    if (!claim([&](const FdEntry& e) { return e.id == id; }))
-      out.push_back("closed: " + name_text(name) + " (ino=" + std::to_string(id.ino) + ")");
+  for (const auto& object : named)
+    if (!claim([&](const FdEntry& e) { return e.id == object.second; }))
+      out.push_back("closed: " + name_text(object.first) +
+                    " (ino=" + std::to_string(object.second.ino) + ")");
   std::array<int, kFdClasses> left = anon;
   for (size_t i = 0; i < now.size(); ++i) {
     if (claimed[i]) continue;
