@@ -7,7 +7,8 @@
 // census this harness takes after every op (core/fd_census.h: the fds the process holds beyond
 // those open before the trace, minus the harness's own socket end, minus the back-end's socket
 // end while it is connected), never from Backend::stats(); the mapping state (regions, phase)
-// from stats(). Never includes model/.
+// from stats(). The census reads the whole process, so one ImplTarget steps at a time (as the
+// MSHV device layer requires of its target). Never includes model/.
 #pragma once
 #include <memory>
 #include <string_view>
