@@ -39,7 +39,8 @@ std::string json_string(std::string_view s) {
 }  // namespace
 
 std::string ImplMutant::signature() const {
-  if (field == "fds") return "lockstep: fd-leak " + std::string(protocol);
+  // "fds" without an op: the end-of-trace fd check; with an op: the per-op fd census.
+  if (field == "fds" && op.empty()) return "lockstep: fd-leak " + std::string(protocol);
   return "lockstep: divergence " + std::string(protocol) + "/" + std::string(op) + "/" +
          std::string(field);
 }

@@ -17,7 +17,7 @@ struct ImplMutant {
   int id;                     // the ImplTarget's mutant argument, >= 1
   std::string_view name;      // "del-keeps-ref": the spelling every selector takes
   std::string_view field;     // the compared field it corrupts first, or "fds" (the fd oracle)
-  std::string_view op;        // the op at which the shipped corpus catches it ("" for "fds")
+  std::string_view op;        // the op at which the shipped corpus catches it ("": at the end)
   std::string_view summary;   // one line
   std::string_view source;    // the seed or review defect it mirrors; "" for a classic slip
   // The first report line of the fuzz target and run() on the shipped corpus:

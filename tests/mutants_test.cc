@@ -106,14 +106,18 @@ TEST(ImplMutantRegistry, RowsAreWellFormed) {
     EXPECT_FALSE(m.name.starts_with("mutant")) << m.name;
     EXPECT_FALSE(m.summary.empty()) << m.name;
     EXPECT_TRUE(fields[p].count(m.field)) << m.name << ": " << m.field;
-    EXPECT_EQ(m.op.empty(), m.field == "fds") << m.name;
+    if (m.field != "fds") {  // an fd is caught at an op (census) or at the end (fd-leak)
+      EXPECT_FALSE(m.op.empty()) << m.name;
+    }
     EXPECT_EQ(impl_mutant_id(m.protocol, m.name), m.id);
     covered.insert(std::string(m.protocol) + ":" + std::string(m.field));
   }
   EXPECT_GE(impl_mutants().size(), 12u);
   for (const char* f :
        {"mshv:fds", "mshv:err", "mshv:resources.partitions", "mshv:resources.partition_refs",
-        "mshv:resources.devices", "mshv:resources.file_refs", "vhost:fds", "vhost:reply.flags",
+        // vhost's end-of-trace fd check has no mutant that reaches it first (the per-op census
+        // catches every vhost fd defect earlier): tests/census_test.cc proves it fires alone.
+        "mshv:resources.devices", "mshv:resources.file_refs", "vhost:reply.flags",
         "vhost:resources.uffds", "vhost:resources.regions_mapped",
         "vhost:resources.regions_registered", "vhost:resources.held_fds", "vhost:resources.phase"})
     EXPECT_TRUE(covered.count(f)) << "no impl mutant corrupts " << f;

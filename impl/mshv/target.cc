@@ -122,8 +122,20 @@ int ImplTarget::fd_of(Handle h) const {
 void ImplTarget::bind(Handle h, int fd) {
   const int slot = kind_slot(h.kind);
   fds_[slot][h.index] = fd;
+  FdClass cls;
+  const size_t at = static_cast<size_t>(slot) * 256 + h.index;
+  known_[at] = identify_fd(fd, ids_[at], cls);
   if (bound_count_ < bound_.size())
     bound_[bound_count_++] = static_cast<uint16_t>(slot * 256 + h.index);
+}
+
+bool ImplTarget::fd_identity(uint32_t name, FdIdentity& id, FdClass& fallback) const {
+  fallback = FdClass::Memfd;
+  const int slot = kind_slot(static_cast<char>(name >> 8));
+  const size_t at = static_cast<size_t>(slot) * 256 + (name & 0xff);
+  if (slot < 0 || !known_[at]) return false;
+  id = ids_[at];
+  return true;
 }
 
 void ImplTarget::unbind(Handle h) {
@@ -252,6 +264,7 @@ void ImplTarget::reap() {
   lockstep_mshv_set_profile(profile_);
   lockstep_mshv_set_mutant(mutant_);
   counts_ = HandleCounts{};
+  known_.reset();
 }
 
 }  // namespace lockstep::mshv

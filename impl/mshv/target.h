@@ -14,10 +14,12 @@
 // through impl/mutants.h); it stays selected until the target is destroyed.
 #pragma once
 #include <array>
+#include <bitset>
 #include <climits>
 #include <cstdint>
 #include <string_view>
 
+#include "core/fd_census.h"
 #include "core/mshv/codec.h"
 #include "core/mshv/ops.h"
 #include "impl/mshv/device_layer.h"
@@ -38,6 +40,12 @@ class ImplTarget {
   void finish();
   // Closes the device fds the caller never learned, resets the layer for the next trace.
   void reap();
+
+  // run()'s per-op census (core/run.h): the identity this harness read with fstat(2) when the
+  // named handle's fd came back from the layer (it stays known after the handle is closed, for
+  // the dups devices hold). false for a device whose fd the caller never learned: the layer's
+  // objects are memfds, so `fallback` is FdClass::Memfd.
+  bool fd_identity(uint32_t name, FdIdentity& id, FdClass& fallback) const;
 
   static constexpr int kNeverOpenFd = INT_MAX;  // > fs.nr_open's ceiling: never in the table
 
@@ -70,6 +78,8 @@ class ImplTarget {
   // left uninitialised: it is constructed once per fuzz input.
   std::array<uint16_t, 4 * 256> bound_;
   size_t bound_count_ = 0;
+  std::array<FdIdentity, 4 * 256> ids_;  // by slot, valid where known_ (uninitialised else)
+  std::bitset<4 * 256> known_;
 };
 
 }  // namespace lockstep::mshv

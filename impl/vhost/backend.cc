@@ -255,6 +255,7 @@ void Backend::reset_session() {
   awaiting_ack_ = false;
   listening_ = false;
   regions_.clear();
+  retired_.clear();
   uffd_.reset();
   for (Ring& r : rings_) {
     if (options_.broken(Mutant::RESET_KEEPS_RING_FDS)) {  // the fds survive the reset
@@ -489,6 +490,8 @@ Backend::Result Backend::on_set_mem_table(Message& m) {
     const size_t map_len = (len + page_size() - 1) / page_size() * page_size();
     fresh.emplace_back(table[i], map, map_len, std::move(m.fds[i]));
   }
+  if (options_.broken(Mutant::TABLE_KEEPS_OLD_REGION_FDS))
+    for (Region& old : regions_) retired_.push_back(std::move(old.fd));  // M3 broken
   regions_ = std::move(fresh);  // the old regions: unmapped, their fds closed
   if (!listening_) return Result::kOk;
 

@@ -180,7 +180,8 @@ class Backend {
   std::vector<Region> regions_;
   std::array<Ring, uapi::kRingCount> rings_;
   UniqueFd log_base_, log_fd_, backend_req_;
-  std::vector<UniqueFd> leaked_;  // mutant only
+  std::vector<UniqueFd> leaked_;   // mutant only
+  std::vector<UniqueFd> retired_;  // mutant only: old region fds, closed by reset_session()
 };
 
 }  // namespace lockstep::vhost

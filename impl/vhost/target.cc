@@ -2,6 +2,7 @@
 
 #include <errno.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -39,6 +40,9 @@ ImplTarget::~ImplTarget() {
 void ImplTarget::connect() {
   auto [front, back] = stream_socketpair();
   if (!front || !back) throw std::runtime_error("lockstep: socketpair failed");
+  FdClass cls;
+  identify_fd(front.get(), front_id_, cls);
+  identify_fd(back.get(), back_id_, cls);
   fe_ = Frontend(std::move(front));
   be_ = std::make_unique<Backend>(std::move(back), options_);
   replies_read_ = 0;
@@ -60,6 +64,9 @@ void ImplTarget::disconnect() {
 Outcome ImplTarget::step(const Op& op) {
   if (!started_) {
     started_ = true;
+    census_.take(FdCensus::kFromLowestFree);
+    floor_ = census_.lowest_free();
+    baseline_ = census_.entries();
     connect();
   }
   Outcome out;
@@ -82,13 +89,31 @@ Outcome ImplTarget::step(const Op& op) {
   out.closed = !fe_.connected() || !be_ || !be_->connected();
   if (be_) {
     const Backend::Stats s = be_->stats();
-    out.res.uffds = clamp8(s.uffds);
     out.res.regions_mapped = clamp8(s.regions_mapped);
     out.res.regions_registered = clamp8(s.regions_registered);
-    out.res.held_fds = clamp8(s.held_fds);
     out.res.phase = s.phase;
   }
+  count_fds(out.res);
   return out;
+}
+
+// The back-end side's fds, by census: every fd open now that was not open before the trace,
+// except the front-end's socket end and, while the back-end says it is connected, its own.
+// Leaked fds count: the spec leaks none, so a leak shows at the op that made it.
+void ImplTarget::count_fds(Resources& res) {
+  census_.take(floor_);
+  const bool back_connected = be_ && be_->connected();
+  int uffds = 0, held = 0;
+  for (const FdEntry& e : census_.entries()) {
+    if (e.id == front_id_ || (back_connected && e.id == back_id_)) continue;
+    if (std::any_of(baseline_.begin(), baseline_.end(),
+                    [&](const FdEntry& b) { return b.fd == e.fd && b.id == e.id; }))
+      continue;
+    ++held;
+    uffds += e.cls == FdClass::Uffd;
+  }
+  res.uffds = clamp8(uffds);
+  res.held_fds = clamp8(held);
 }
 
 void ImplTarget::transmit(std::span<const uint8_t> bytes, std::span<const FdSpec> specs,

@@ -3,12 +3,18 @@
 // (non-blocking; if the socket fills up, the back-end is run and its replies drained in
 // between), runs the back-end until it has processed everything that arrived, and collects
 // every reply it sent, non-blockingly. The Outcome = those replies (normalised) + whether the
-// connection is down + the back-end's own resource accounting. Never includes model/.
+// connection is down + the back-end's resources: its fd counts (uffds, held_fds) from an fd
+// census this harness takes after every op (core/fd_census.h: the fds the process holds beyond
+// those open before the trace, minus the harness's own socket end, minus the back-end's socket
+// end while it is connected), never from Backend::stats(); the mapping state (regions, phase)
+// from stats(). The census reads the whole process, so one ImplTarget steps at a time (as the
+// MSHV device layer requires of its target). Never includes model/.
 #pragma once
 #include <memory>
 #include <string_view>
 #include <vector>
 
+#include "core/fd_census.h"
 #include "core/vhost/ops.h"
 #include "impl/vhost/backend.h"
 #include "impl/vhost/frontend.h"
@@ -42,6 +48,7 @@ class ImplTarget {
   void pump(Outcome& out);
   void drain(Outcome& out);
   void adopt_leaked();
+  void count_fds(Resources& res);
 
   BackendOptions options_;
   std::unique_ptr<Backend> be_;
@@ -49,6 +56,10 @@ class ImplTarget {
   bool started_ = false;
   uint64_t replies_read_ = 0;
   std::vector<UniqueFd> leaked_;
+  FdCensus census_;
+  std::vector<FdEntry> baseline_;  // fds open before the trace, from floor_ up
+  int floor_ = 0;
+  FdIdentity front_id_, back_id_;  // the socketpair's ends, read when this harness made them
 };
 
 }  // namespace lockstep::vhost

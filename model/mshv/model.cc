@@ -234,4 +234,19 @@ int Model::fds_left_open() const {
   return n;
 }
 
+void Model::expected_fds(FdExpectation& out) const {
+  for (size_t i = 0; i < state_.partitions.size(); ++i)
+    if (state_.partitions[i].fd_open) out.named.push_back(fd_name(kPartition, i));  // P1
+  for (size_t i = 0; i < state_.devices.size(); ++i) {
+    const DeviceState& d = state_.devices[i];
+    if (d.live) out.named.push_back(fd_name(kDevice, i));              // C11, C12
+    for (int f : d.files) out.named.push_back(fd_name(kVfioFile, f));  // A8: a dup
+  }
+  for (size_t i = 0; i < state_.vfio_files.size(); ++i)
+    if (state_.vfio_files[i].fd_open) out.named.push_back(fd_name(kVfioFile, i));  // P4
+  for (size_t i = 0; i < state_.plain_files.size(); ++i)
+    if (state_.plain_files[i].fd_open) out.named.push_back(fd_name(kPlainFile, i));  // P4
+  out.any += state_.leaked_file_refs;  // broken variants: a dup no device owns
+}
+
 }  // namespace lockstep::mshv

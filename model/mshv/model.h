@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/fd_census.h"
 #include "core/mshv/codec.h"
 #include "core/mshv/ops.h"
 #include "model/mshv/profiles.h"
@@ -44,6 +45,10 @@ class Model {
   Outcome step(const Op& op);
   // Device fds installed that no handle reaches (C11: copy-back fault under mshv-v1 and kvm).
   int fds_left_open() const;
+  // The fds that must be open now, for run()'s per-op census (core/run.h): one per open handle,
+  // one per file reference a device holds (a dup: its file's object), a live device's fd even
+  // when the caller never learned it (C11).
+  void expected_fds(FdExpectation& out) const;
   const State& state() const { return state_; }
   const Profile& profile() const { return profile_; }
   Resources resources() const;

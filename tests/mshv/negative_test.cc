@@ -79,7 +79,7 @@ TEST(MshvNegative, FdOracleCatchesALeakNoOutcomeShows) {
   auto verdict = run<Protocol>(trace.ops, model, target);
   ASSERT_FALSE(verdict.ok());
   EXPECT_EQ(verdict.divergence->field, "fds");
-  EXPECT_EQ(verdict.fds_delta, 1);
+  EXPECT_EQ(verdict.fds_delta, 1) << testing::PrintToString(verdict.divergence->leaked);
   EXPECT_EQ(verdict.fds_expected, 0);
 }
 
