@@ -217,6 +217,7 @@ def summarise(results, timeout):
             "protocol": protocol, "mutant": mutant, "engine": engine, "start": start,
             "runs": len(runs), "killed": len(killed),
             "crashes": sum(r["status"] == "crash" for r in runs),
+            "errors": sum(r["status"] == "error" for r in runs),
             "median_seconds": None if median_time in (None, float("inf")) else median_time,
             "max_seconds": max((r["seconds"] for r in killed), default=None),
             "median_execs": statistics.median(execs) if execs and len(killed) * 2 > len(runs)
@@ -237,6 +238,8 @@ def cell(row, timeout):
         text += f", > {timeout} s"
     if row["crashes"]:
         text += f", {row['crashes']} harness crash"
+    if row.get("errors"):
+        text += f", {row['errors']} did not start (engine error)"
     return text
 
 
@@ -254,7 +257,7 @@ def markdown(data):
         "corpus/<target>/; no dictionary. libFuzzer: the `fuzz` preset (ASan + UBSan); AFL++: "
         "the `afl` preset, no sanitizer.",
         "",
-        "```sh", data["command"], "```", "",
+        "```sh", *data.get("commands", []), "```", "",
         "| protocol | mutant | " + " | ".join(f"{names[e]} {s}" for e, s in cols) + " |",
         "|---|---|" + "---|" * len(cols),
     ]
@@ -309,6 +312,7 @@ def main(argv=None):
     ap.add_argument("--chunk-seconds", type=int, default=300)
     ap.add_argument("--fresh", action="store_true", help="ignore results already in --out")
     ap.add_argument("--dry-run", action="store_true", help="print the runs to do and stop")
+    ap.add_argument("--render", action="store_true", help="rewrite --md from --out and stop")
     ap.add_argument("--self-test", action="store_true")
     args = ap.parse_args(argv)
     if args.self_test:
@@ -318,6 +322,11 @@ def main(argv=None):
     if bad or args.runs < 1 or args.timeout < 1:
         print(f"kill-matrix: bad --engines/--starts/--runs/--timeout: {bad}", file=sys.stderr)
         return 2
+    if args.render:
+        data = json.load(open(args.out))
+        data["summary"] = summarise(data["results"], data["timeout"])
+        write_markdown(args.md, markdown(data))
+        return 0
     mutants, source = load_mutants(args.lockstep)
     unknown = set(filter(None, args.mutants.split(","))) - {m for _, m in mutants}
     if unknown:
@@ -334,8 +343,9 @@ def main(argv=None):
         for j in todo:
             print("  " + " ".join(map(str, j)))
         return 0
+    command = "tools/kill-matrix.py " + " ".join(argv if argv is not None else sys.argv[1:])
     data.update({
-        "command": "tools/kill-matrix.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "commands": data.get("commands", []) + [command],  # every invocation that added runs
         "timeout": args.timeout, "mutant_source": source,
         "mutants": [list(m) for m in mutants],
     })
