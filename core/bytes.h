@@ -14,12 +14,22 @@ class ByteReader {
  public:
   explicit ByteReader(std::span<const uint8_t> data) : data_(data) {}
   bool empty() const { return pos_ >= data_.size(); }
+  size_t pos() const { return pos_; }  // bytes consumed so far (at most data.size())
   uint8_t u8() { return pos_ < data_.size() ? data_[pos_++] : 0; }
   template <class T>
   T uint() {  // little-endian, sizeof(T) bytes
     T v = 0;
     for (size_t i = 0; i < sizeof(T); ++i) v |= static_cast<T>(static_cast<T>(u8()) << (8 * i));
     return v;
+  }
+  // A field of a structured fuzz input: one byte below kEscape names one of `values` (repeat a
+  // value to weight it), so random bytes land in the field's domain 7 times in 8; a byte at or
+  // above kEscape is followed by the field's raw little-endian value.
+  static constexpr uint8_t kEscape = 0xe0;
+  template <class T, size_t N>
+  T choice(const T (&values)[N]) {
+    const uint8_t b = u8();
+    return b < kEscape ? values[b % N] : uint<T>();
   }
   std::vector<uint8_t> bytes(size_t n) {
     std::vector<uint8_t> out;

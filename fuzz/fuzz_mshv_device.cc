@@ -1,8 +1,9 @@
 // Differential fuzz target: the MSHV model against the real device layer (impl/mshv), at most
 // 64 ops per input, fd-accounting oracle at the end of every input.
 //
-// Input: byte 0 picks the profile (even: mshv-v1, odd: mshv-strict), then the ops
-// (core/mshv/codec.h). On a divergence it prints a stable one-line signature
+// Input: byte 0 picks the profile (even: mshv-v1, odd: mshv-strict) and the form (0-1 legacy,
+// 2-255 structured), then the ops (core/mshv/codec.h). libFuzzer mutates whole ops through
+// fuzz/trace_mutator.h. On a divergence it prints a stable one-line signature
 // ("lockstep: divergence mshv/CREATE_DEVICE/err") and then the program with both sides'
 // outcomes, and aborts through frames named after the op and the field (fuzz/crash_states.h),
 // so crash deduplication by signature and by stack agree.
@@ -15,6 +16,7 @@
 #include "core/mshv/codec.h"
 #include "core/run.h"
 #include "fuzz/crash_states.h"
+#include "fuzz/trace_mutator.h"
 #include "impl/mshv/target.h"
 #include "impl/mutants.h"
 #include "model/mshv/model.h"
@@ -25,6 +27,9 @@ namespace {
 const int g_mutant = lockstep::impl_mutant_from_env("mshv", "fuzz_mshv_device");
 
 }  // namespace
+
+// Trace-level mutation of the structured inputs (fuzz/trace_mutator.h).
+LOCKSTEP_TRACE_MUTATOR(mshv)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace lockstep;

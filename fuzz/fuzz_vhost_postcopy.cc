@@ -2,8 +2,9 @@
 // back-end (impl/vhost) driven over an AF_UNIX socketpair with SCM_RIGHTS, real userfaultfd and
 // memfd regions; at most 64 ops per input; fd-accounting oracle at the end of every input.
 //
-// Input: byte 0 holds the fuzz options (bits 0-1: profile, bit 2: prefix the negotiation
-// preamble), then the ops (core/vhost/codec.h). On a divergence it prints a stable one-line
+// Input: byte 0 holds the fuzz options (the profile, the form: 0-7 legacy, 8-255 structured, and
+// whether the negotiation preamble comes first), then the ops (core/vhost/codec.h). libFuzzer
+// mutates whole ops through fuzz/trace_mutator.h. On a divergence it prints a stable one-line
 // signature ("lockstep: divergence vhost/POSTCOPY_END/reply.size") and then the program with
 // both sides' outcomes, and aborts through frames named after the op and the field
 // (fuzz/crash_states.h), so crash deduplication by signature and by stack agree.
@@ -16,6 +17,7 @@
 #include "core/run.h"
 #include "core/vhost/codec.h"
 #include "fuzz/crash_states.h"
+#include "fuzz/trace_mutator.h"
 #include "impl/mutants.h"
 #include "impl/vhost/target.h"
 #include "model/vhost/model.h"
@@ -26,6 +28,9 @@ namespace {
 const int g_mutant = lockstep::impl_mutant_from_env("vhost", "fuzz_vhost_postcopy");
 
 }  // namespace
+
+// Trace-level mutation of the structured inputs (fuzz/trace_mutator.h).
+LOCKSTEP_TRACE_MUTATOR(vhost)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace lockstep;

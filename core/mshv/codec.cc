@@ -164,6 +164,151 @@ void write_op(ByteWriter& out, const Op& op, const HandleCounts& counts) {
              op);
 }
 
+// ---- bytes, structured form (byte 0 >= 2) --------------------------------------------------
+// Every field is read in its domain: handles name live objects of the kind the argument wants,
+// types, flags, groups, attrs and requests are the valid values 7 times in 8 (ByteReader::choice),
+// and an op whose handle argument has nothing live to name turns into the op that creates it.
+// Decoding still yields plain traces that encode_input writes in the legacy form.
+
+// The handles a trace has created and not closed yet, in creation order.
+struct Live {
+  HandleCounts counts;
+  std::vector<Handle> open;
+
+  bool any(char kind) const {
+    for (Handle h : open)
+      if (h.kind == kind) return true;
+    return false;
+  }
+  void after(const Op& op) {
+    if (auto created = counts.create(op)) open.push_back(*created);
+    if (const auto* c = std::get_if<Close>(&op)) std::erase(open, c->h);
+  }
+};
+
+// One byte: below kEscape a live handle of `kind` ('\0': any kind); otherwise (or when none is
+// live) the legacy handle byte, which may name a closed handle or the next, unborn one.
+Handle read_live_handle(ByteReader& in, const Live& live, char kind) {
+  const uint8_t b = in.u8();
+  std::vector<Handle> fits;
+  for (Handle h : live.open)
+    if (!kind || h.kind == kind) fits.push_back(h);
+  if (b < ByteReader::kEscape && !fits.empty()) return fits[b % fits.size()];
+  const char any = kKindByBits[b & 3];
+  return Handle{any, static_cast<uint8_t>((b >> 2) % (live.counts.of(any) + 1))};
+}
+
+Mem read_mem_structured(ByteReader& in) {
+  const uint8_t b = in.u8();
+  return b < 0xc0 ? Mem::Ok : static_cast<Mem>(b % 3);
+}
+
+FdArg read_fd_arg_structured(ByteReader& in, const Live& live) {
+  const uint8_t b = in.u8();
+  if (b < 0xa0) return FdArg{FdArg::Kind::Handle, read_live_handle(in, live, kVfioFile), -1};
+  if (b < 0xc8) return FdArg{FdArg::Kind::Handle, read_live_handle(in, live, '\0'), -1};
+  if (b < 0xf0) return FdArg{FdArg::Kind::Raw, {}, -1 - (b & 7)};
+  return FdArg{FdArg::Kind::Unmapped, {}, -1};
+}
+
+template <class A>
+A read_attr_structured(ByteReader& in, const Live& live) {
+  static constexpr uint32_t kFlags[] = {0, 0, 0, 0, 0, 0, 0, 1};
+  static constexpr uint32_t kGroups[] = {uapi::kDevVfioFile,
+                                         uapi::kDevVfioFile,
+                                         uapi::kDevVfioFile,
+                                         uapi::kDevVfioFile,
+                                         uapi::kDevVfioFile,
+                                         uapi::kDevVfioFile,
+                                         0,
+                                         2};
+  static constexpr uint64_t kAttrs[] = {uapi::kDevVfioFileAdd,
+                                        uapi::kDevVfioFileAdd,
+                                        uapi::kDevVfioFileAdd,
+                                        uapi::kDevVfioFileDel,
+                                        uapi::kDevVfioFileDel,
+                                        uapi::kDevVfioFileDel,
+                                        0,
+                                        3};
+  A a;
+  a.dev = read_live_handle(in, live, kDevice);
+  a.flags = in.choice(kFlags);
+  a.group = in.choice(kGroups);
+  a.attr = in.choice(kAttrs);
+  a.fd = read_fd_arg_structured(in, live);
+  a.arg = read_mem_structured(in);
+  return a;
+}
+
+CreateDevice read_create_structured(ByteReader& in, const Live& live) {
+  static constexpr uint32_t kTypes[] = {
+      uapi::kDevTypeVfio, uapi::kDevTypeVfio, uapi::kDevTypeVfio,    uapi::kDevTypeVfio,
+      uapi::kDevTypeVfio, uapi::kDevTypeMax,  uapi::kKvmDevTypeVfio, 2};
+  static constexpr uint32_t kFlags[] = {
+      0, 0, 0, 0, 0, uapi::kCreateDeviceTest, uapi::kCreateDeviceTest, 2};
+  CreateDevice c;
+  c.part = read_live_handle(in, live, kPartition);
+  c.type = in.choice(kTypes);
+  c.flags = in.choice(kFlags);
+  c.arg = read_mem_structured(in);
+  return c;
+}
+
+RawIoctl read_raw_ioctl_structured(ByteReader& in, const Live& live) {
+  static constexpr uint32_t kRequests[] = {uapi::kCreateDevice,     uapi::kSetDeviceAttr,
+                                           uapi::kHasDeviceAttr,    uapi::kOutOfTreeHasDeviceAttr,
+                                           uapi::kKvmCreateDevice,  uapi::kKvmSetDeviceAttr,
+                                           uapi::kKvmGetDeviceAttr, uapi::kKvmHasDeviceAttr};
+  RawIoctl r;
+  r.h = read_live_handle(in, live, '\0');
+  r.request = in_device_family(in.choice(kRequests));
+  return r;
+}
+
+// The opcode byte, weighted towards the attribute calls, with missing prerequisites created
+// first: a device op with no live device creates one, a create with no live partition opens
+// one, a SET with no live VFIO file (half the time) opens one. At or above kEscape the op is
+// kept as it is (EBADF paths).
+OpCode read_opcode_structured(uint8_t b, const Live& live) {
+  static constexpr OpCode kWeighted[16] = {
+      OpCode::OpenPartition, OpCode::OpenFile, OpCode::OpenFile, OpCode::CreateDevice,
+      OpCode::CreateDevice,  OpCode::SetAttr,  OpCode::SetAttr,  OpCode::SetAttr,
+      OpCode::SetAttr,       OpCode::SetAttr,  OpCode::HasAttr,  OpCode::GetAttr,
+      OpCode::RawIoctl,      OpCode::Close,    OpCode::Close,    OpCode::FailNext};
+  OpCode code = kWeighted[b % 16];
+  if (b >= ByteReader::kEscape) return code;
+  const bool device_op = code == OpCode::SetAttr || code == OpCode::HasAttr ||
+                         code == OpCode::GetAttr || code == OpCode::RawIoctl;
+  if (code == OpCode::SetAttr && !live.any(kVfioFile) && (b & 0x10)) return OpCode::OpenFile;
+  if (device_op && !live.any(kDevice)) code = OpCode::CreateDevice;
+  if (code == OpCode::CreateDevice && !live.any(kPartition)) code = OpCode::OpenPartition;
+  return code;
+}
+
+Op read_op_structured(ByteReader& in, const Live& live) {
+  switch (read_opcode_structured(in.u8(), live)) {
+    case OpCode::OpenPartition:
+      return OpenPartition{};
+    case OpCode::OpenFile:
+      return OpenFile{in.u8() < 0xc0};
+    case OpCode::CreateDevice:
+      return read_create_structured(in, live);
+    case OpCode::SetAttr:
+      return read_attr_structured<SetAttr>(in, live);
+    case OpCode::HasAttr:
+      return read_attr_structured<HasAttr>(in, live);
+    case OpCode::GetAttr:
+      return read_attr_structured<GetAttr>(in, live);
+    case OpCode::RawIoctl:
+      return read_raw_ioctl_structured(in, live);
+    case OpCode::Close:
+      return Close{read_live_handle(in, live, '\0')};
+    case OpCode::FailNext:
+      return FailNext{static_cast<Site>(in.u8() % 3)};
+  }
+  return OpenPartition{};  // unreachable: every OpCode is listed
+}
+
 // ---- text -----------------------------------------------------------------------------------
 
 constexpr const char* kMemNames[3] = {"ok", "ro", "bad"};
@@ -329,14 +474,18 @@ std::optional<Handle> HandleCounts::create(const Op& op) {
   return Handle{kind, of(kind)++};
 }
 
-Trace decode_input(std::span<const uint8_t> data, size_t max_ops) {
+Trace decode_input(std::span<const uint8_t> data, size_t max_ops, std::vector<size_t>* offsets) {
   ByteReader in(data);
   Trace trace;
-  trace.profile = kProfileByBit[in.u8() & 1];
-  HandleCounts counts;
+  const uint8_t options = in.u8();
+  trace.profile = kProfileByBit[options & 1];
+  const bool structured = options >= kStructuredOptions;
+  Live live;
+  if (offsets) offsets->assign(1, in.pos());
   while (!in.empty() && trace.ops.size() < max_ops) {
-    trace.ops.push_back(read_op(in, counts));
-    counts.create(trace.ops.back());
+    trace.ops.push_back(structured ? read_op_structured(in, live) : read_op(in, live.counts));
+    live.after(trace.ops.back());
+    if (offsets) offsets->push_back(in.pos());
   }
   return trace;
 }

@@ -1,7 +1,13 @@
 // The two MSHV trace codecs.
 //  bytes <-> trace: the fuzz input. Total: every byte string decodes to a trace of at most
-//    kMaxOps ops (missing bytes read as zero). Byte 0 picks the profile the real impl runs
-//    (even: mshv-v1, odd: mshv-strict); then per op one opcode byte and its fields.
+//    kMaxOps ops (missing bytes read as zero). Byte 0 holds the options: bit 0 picks the profile
+//    the real impl runs (even: mshv-v1, odd: mshv-strict); byte 0 < kStructuredOptions (0 or 1,
+//    what encode_input writes and every committed corpus file holds) selects the legacy form:
+//    per op one opcode byte and its raw fields. Byte 0 >= kStructuredOptions (what random bytes
+//    almost always give) selects the structured form: per op one weighted opcode byte and one
+//    byte per field naming a value of its domain, handles naming live objects of the argument's
+//    kind, missing prerequisites created first (codec.cc, "structured form"). Both forms decode
+//    to the same Trace type, and every decoded trace has a legacy encoding.
 //  text <-> trace: the readable program (core/program_text.h); print(parse(t)) == t for every
 //    program print() produces.
 #pragma once
@@ -36,7 +42,12 @@ enum class OpCode : uint8_t {
 constexpr size_t kOpCodeCount = 9;
 OpCode opcode_of(const Op& op);
 
-Trace decode_input(std::span<const uint8_t> data, size_t max_ops = kMaxOps);
+constexpr uint8_t kStructuredOptions = 2;
+
+// `offsets`, when given, receives where each op's bytes start in `data` followed by where the
+// last op's end (for the trace mutator: ops are edited as byte spans and decoded again).
+Trace decode_input(std::span<const uint8_t> data, size_t max_ops = kMaxOps,
+                   std::vector<size_t>* offsets = nullptr);
 // Throws std::invalid_argument for a trace that names a handle before the op creating it, or
 // a profile the fuzz input cannot select.
 std::vector<uint8_t> encode_input(const Trace& trace);

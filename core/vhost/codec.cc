@@ -10,10 +10,11 @@ namespace lockstep::vhost {
 namespace {
 
 constexpr size_t kProfileCount = std::size(kFuzzProfiles);
-constexpr uint8_t kPreambleBit = 0x4;
-constexpr size_t kMaxBytes = 8192;       // payload / raw write bytes a fuzz input can carry
-constexpr uint32_t kSmallRequests = 48;  // request byte < 48: the id itself (0..47)
-constexpr uint8_t kWideRequest = 0xf8;   // request byte >= 0xf8: a u32 id follows
+constexpr uint8_t kPreambleBit = 0x4;        // legacy form
+constexpr uint8_t kSkipPreambleBits = 0x30;  // structured form: the preamble unless both clear
+constexpr size_t kMaxBytes = 8192;           // payload / raw write bytes a fuzz input can carry
+constexpr uint32_t kSmallRequests = 48;      // request byte < 48: the id itself (0..47)
+constexpr uint8_t kWideRequest = 0xf8;       // request byte >= 0xf8: a u32 id follows
 
 // ---- bytes ----------------------------------------------------------------------------------
 
@@ -125,6 +126,153 @@ void write_send(ByteWriter& out, const Send& s) {
   out.bytes(s.payload);
   for (const auto& fd : s.fds) write_fd(out, fd);
   if (s.size) out.uint(*s.size);
+}
+
+// ---- bytes, structured form (byte 0 >= kStructuredOptions) -----------------------------------
+// Random bytes become messages of the postcopy handshake: the op byte picks a row of kSends
+// (the request with the payload its handler reads) three times in four, the fields are read in
+// their domains (ByteReader::choice), and bits 4-5 of byte 0 skip the negotiation preamble one
+// time in four. Decoding still yields plain traces that encode_input writes in the legacy form.
+
+enum class Body : uint8_t { None, U64, Features, ProtocolFeatures, VringState, MemTable, Ack, Fd };
+struct SendRow {
+  uint32_t request;
+  Body body;
+};
+// Repeated rows weight the postcopy requests (docs/vhost-backend-rules.md P1-P8): 18 of 30 rows;
+// negotiation 6, rings, fds and memory slots 6.
+constexpr SendRow kSends[] = {
+    {uapi::kPostcopyAdvise, Body::None},
+    {uapi::kPostcopyAdvise, Body::None},
+    {uapi::kPostcopyAdvise, Body::None},
+    {uapi::kPostcopyAdvise, Body::None},
+    {uapi::kPostcopyListen, Body::None},
+    {uapi::kPostcopyListen, Body::None},
+    {uapi::kPostcopyListen, Body::None},
+    {uapi::kPostcopyListen, Body::None},
+    {uapi::kPostcopyEnd, Body::None},
+    {uapi::kPostcopyEnd, Body::None},
+    {uapi::kPostcopyEnd, Body::None},
+    {uapi::kSetMemTable, Body::MemTable},
+    {uapi::kSetMemTable, Body::MemTable},
+    {uapi::kSetMemTable, Body::MemTable},
+    {uapi::kSetMemTable, Body::MemTable},
+    {uapi::kSetMemTable, Body::Ack},
+    {uapi::kSetMemTable, Body::Ack},
+    {uapi::kSetMemTable, Body::Ack},
+    {uapi::kGetFeatures, Body::None},
+    {uapi::kSetFeatures, Body::Features},
+    {uapi::kGetProtocolFeatures, Body::None},
+    {uapi::kSetProtocolFeatures, Body::ProtocolFeatures},
+    {uapi::kSetOwner, Body::None},
+    {uapi::kResetOwner, Body::None},
+    {uapi::kSetVringNum, Body::VringState},
+    {uapi::kGetVringBase, Body::VringState},
+    {uapi::kSetVringCall, Body::Fd},
+    {uapi::kSetLogFd, Body::Fd},
+    {uapi::kAddMemReg, Body::MemTable},
+    {uapi::kSetStatus, Body::U64},
+};
+
+std::vector<uint8_t> read_u64_structured(ByteReader& in) {
+  static constexpr uint64_t kValues[] = {0, 0, 1, 2, 0xff, 0x100, 0x10000, UINT64_MAX};
+  return u64_payload(in.choice(kValues));
+}
+
+void read_body(ByteReader& in, Body body, Send& s) {
+  static constexpr uint64_t kFeatures[] = {uapi::kOfferedFeatures, uapi::kOfferedFeatures,
+                                           uapi::kOfferedFeatures, 0,
+                                           uapi::bit(uapi::kFProtocolFeatures)};
+  static constexpr uint64_t kProtocolFeatures[] = {
+      uapi::bit(uapi::kPfReplyAck) | uapi::bit(uapi::kPfPagefault),
+      uapi::bit(uapi::kPfReplyAck) | uapi::bit(uapi::kPfPagefault),
+      uapi::bit(uapi::kPfPagefault),
+      uapi::bit(uapi::kPfReplyAck),
+      0,
+      uapi::kOfferedProtocolFeatures};
+  static constexpr uint8_t kRegions[] = {1, 1, 1, 1, 2, 2, 3, uapi::kMaxRegions};
+  switch (body) {
+    case Body::None:
+      return;
+    case Body::U64:
+      s.payload = read_u64_structured(in);
+      return;
+    case Body::Features:
+      s.payload = u64_payload(in.choice(kFeatures));
+      return;
+    case Body::ProtocolFeatures:
+      s.payload = u64_payload(in.choice(kProtocolFeatures));
+      return;
+    case Body::VringState: {
+      static constexpr uint32_t kNums[] = {0, 1, 2, 0x100, 0x100, 0x8000, 0xffff, UINT32_MAX};
+      const uint32_t index = in.u8() % 4;
+      s.payload = vring_state_payload(index, in.choice(kNums));
+      return;
+    }
+    case Body::MemTable: {
+      const size_t n = 1 + (in.choice(kRegions) - 1u) % uapi::kMaxRegions;
+      std::vector<uapi::MemoryRegion> table;
+      uint64_t gpa = 0;
+      for (size_t i = 0; i < n; ++i) {
+        const uint64_t size = uint64_t{0x1000} << (in.u8() % 9);  // 4 KiB .. 1 MiB
+        table.push_back({gpa, size, 0x7f0000000000 + gpa, 0});
+        s.fds.push_back({FdKind::Memfd, size});
+        gpa += size;
+      }
+      s.payload = mem_table_payload(table);
+      return;
+    }
+    case Body::Ack:
+      s.payload = u64_payload(0);
+      return;
+    case Body::Fd:
+      s.payload = u64_payload(in.u8() % 4);
+      s.fds.push_back({FdKind::Eventfd, 0});
+      return;
+  }
+}
+
+// Flags, the body, then one byte of extras: 3 times in 4 none; else 1-4 more fds and, with
+// bit 2, a lying header size.
+Send read_send_structured(ByteReader& in, const SendRow& row) {
+  static constexpr uint32_t kFlags[] = {uapi::kVersion,
+                                        uapi::kVersion | uapi::kNeedReply,
+                                        uapi::kVersion,
+                                        uapi::kVersion | uapi::kNeedReply,
+                                        uapi::kVersion,
+                                        uapi::kVersion | uapi::kNeedReply,
+                                        0,
+                                        uapi::kVersion | uapi::kReply};
+  Send s;
+  s.request = row.request;
+  s.flags = in.choice(kFlags);
+  read_body(in, row.body, s);
+  const uint8_t extras = in.u8();
+  if (extras < 0xc0) return s;
+  for (size_t i = 0; i <= (extras & 3u) && s.fds.size() < kMaxSendFds; ++i)
+    s.fds.push_back(read_fd(in));
+  if (extras & 4) s.size = in.uint<uint32_t>();
+  return s;
+}
+
+// Below 0xc0 a structured send; above, the other ops and the legacy (any request) send.
+Op read_op_structured(ByteReader& in) {
+  const uint8_t b = in.u8();
+  if (b < 0xc0) return read_send_structured(in, kSends[b % std::size(kSends)]);
+  switch (b % 8) {
+    case 0:
+    case 1:
+      return read_send(in);
+    case 2:
+      return RawBytes{in.bytes(in.u8())};
+    case 3:
+    case 4:
+      return Disconnect{};
+    case 5:
+      return Connect{};
+    default:
+      return FailNext{static_cast<Site>(in.u8() % 5)};
+  }
 }
 
 }  // namespace
@@ -353,15 +501,20 @@ std::vector<Op> preamble() {
   };
 }
 
-Trace decode_input(std::span<const uint8_t> data, size_t max_ops) {
+Trace decode_input(std::span<const uint8_t> data, size_t max_ops, std::vector<size_t>* offsets) {
   ByteReader in(data);
   Trace trace;
   uint8_t options = in.u8();
   trace.profile = kFuzzProfiles[(options & 3) % kProfileCount];
-  if (options & kPreambleBit)
+  const bool structured = options >= kStructuredOptions;
+  if (structured ? (options & kSkipPreambleBits) != 0 : (options & kPreambleBit) != 0)
     for (Op& op : preamble())
       if (trace.ops.size() < max_ops) trace.ops.push_back(std::move(op));
-  while (!in.empty() && trace.ops.size() < max_ops) trace.ops.push_back(read_op(in));
+  if (offsets) offsets->assign(1, in.pos());
+  while (!in.empty() && trace.ops.size() < max_ops) {
+    trace.ops.push_back(structured ? read_op_structured(in) : read_op(in));
+    if (offsets) offsets->push_back(in.pos());
+  }
   return trace;
 }
 

@@ -1,10 +1,16 @@
 // The two vhost-user trace codecs.
 //  bytes <-> trace: the fuzz input. Total: every byte string decodes to a trace of at most
 //    kMaxOps ops (missing bytes read as zero). Byte 0 holds the fuzz options: bits 0-1 pick the
-//    profile the real impl runs (kFuzzProfiles), bit 2 prefixes the trace with the negotiation
-//    preamble (preamble()). Then per op one opcode byte and its fields; a Send's payload is
-//    either length-prefixed raw bytes or one of a few structured forms (u64, vring state, a
-//    memory table with matching memfds) so the fuzzer reaches well-formed messages cheaply.
+//    profile the real impl runs (kFuzzProfiles). Byte 0 < kStructuredOptions (what encode_input
+//    writes and every committed corpus file holds) selects the legacy form: bit 2 prefixes the
+//    trace with the negotiation preamble (preamble()), then per op one opcode byte and its
+//    fields; a Send's payload is either length-prefixed raw bytes or one of a few structured
+//    forms (u64, vring state, a memory table with matching memfds). Byte 0 >= kStructuredOptions
+//    (what random bytes almost always give) selects the structured form: the preamble unless
+//    bits 4-5 are both clear (3 times in 4), then per op one byte picking a postcopy request
+//    with the payload its handler reads (3 times in 4) or another op, and one byte per field
+//    naming a value of its domain (codec.cc, "structured form"). Both forms decode to the same
+//    Trace type, and every decoded trace has a legacy encoding.
 //  text <-> trace: the readable program (core/program_text.h); print(parse(t)) == t for every
 //    program print() produces, and parse(print(trace)) == trace for every trace.
 //
@@ -60,7 +66,13 @@ constexpr const char* kFuzzProfiles[] = {"spec"};
 // SET_PROTOCOL_FEATURES(REPLY_ACK|PAGEFAULT, NEED_REPLY) — what QEMU sends before postcopy.
 std::vector<Op> preamble();
 
-Trace decode_input(std::span<const uint8_t> data, size_t max_ops = kMaxOps);
+constexpr uint8_t kStructuredOptions = 8;
+
+// `offsets`, when given, receives where each op's bytes start in `data` followed by where the
+// last op's end (for the trace mutator: ops are edited as byte spans and decoded again). The
+// preamble's ops take no bytes and have no offsets.
+Trace decode_input(std::span<const uint8_t> data, size_t max_ops = kMaxOps,
+                   std::vector<size_t>* offsets = nullptr);
 // Throws std::invalid_argument for a profile the fuzz input cannot select, more than kMaxOps
 // ops, a Send with more than kMaxSendFds fds or a memfd above kMaxMemfdSize, or a payload or
 // raw write above 65535 bytes.
