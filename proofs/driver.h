@@ -14,13 +14,17 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "core/program_files.h"
 #include "core/trace.h"
 #include "proofs/report.h"
+#include "proofs/scope.h"
 #include "proofs/values.h"
 
 namespace lockstep::proofs {
@@ -50,10 +54,37 @@ concept Encoding = requires(E e, z3::context& c, const typename E::Profile& prof
   // mentioning an output stay small.
 };
 
-enum class Status { Holds, Fails, Unknown };
+// Vacuous: the induction closed, but on premises that admit no step, on an antecedent no trace
+// within the BMC bound reaches, or with corpus ops the encoding's valid() rejects: never "holds".
+enum class Status { Holds, Fails, Unknown, Vacuous };
 inline const char* to_string(Status s) {
-  return s == Status::Holds ? "holds" : s == Status::Fails ? "fails" : "unknown";
+  switch (s) {
+    case Status::Holds:
+      return "holds";
+    case Status::Fails:
+      return "fails";
+    case Status::Vacuous:
+      return "vacuous";
+    case Status::Unknown:
+      break;
+  }
+  return "unknown";
 }
+
+// The vacuity check of one row (a Fails row is its own witness).
+struct Vacuity {
+  bool premises =
+      true;         // the inductive step's premises (invariant, well_formed, T) are satisfiable
+  int witness = 0;  // the depth of a trace from init reaching the antecedent; 0: none found
+  bool ops_accepted = true;  // valid() accepts every representable corpus op (Sample)
+  double ms = 0;             // time spent on the premise and witness checks
+  std::string reason() const {
+    if (!premises) return "premises unsatisfiable";
+    if (witness == 0) return "antecedent unreachable within the BMC bound";
+    if (!ops_accepted) return "valid() rejects corpus ops";
+    return "";
+  }
+};
 
 template <class Op>
 struct Result {
@@ -62,13 +93,23 @@ struct Result {
   int k = 0;  // Holds: induction depth; Fails: counterexample length (shortest)
   double ms = 0;
   std::optional<lockstep::Trace<Op>> counterexample;
+  Vacuity vacuity;
 };
 
 struct CheckLimits {
   int max_k = 3;    // induction depth tried
-  int max_bmc = 8;  // BMC depth searched for a counterexample
+  int max_bmc = 8;  // BMC depth searched for a counterexample and for the antecedent's witness
   unsigned timeout_ms = 20000;
 };
+
+// The driver's own bounds, listed with each protocol's (proofs/scope.h).
+inline std::vector<ScopeEntry> limit_bounds(const CheckLimits& l) {
+  return {
+      {"bmc-depth", "counterexamples and antecedent witnesses are searched in traces of at most " +
+                        std::to_string(l.max_bmc) + " ops from the initial state"},
+      {"induction-depth", "k-induction over the abstract model tries k = 1.." +
+                              std::to_string(l.max_k) + "; no k: unknown"}};
+}
 
 template <class E>
 struct StepView {
@@ -80,12 +121,17 @@ struct StepView {
 // An invariant of a model, checked on its encoding: a state part on every reachable state, a
 // step part on every transition taken from a reachable state; either may be absent. One file
 // each under proofs/<protocol>/invariants/, listed in proofs/<protocol>/invariants.def.
+// The antecedent is what makes it say something: the step part is checked as
+// antecedent => step; for a state part it names the steps into states where the state part
+// constrains something (a live device, a held uffd). The vacuity check wants a trace within the
+// BMC bound that reaches it. Empty: true.
 template <class E>
 struct Invariant {
   std::string name;    // the file stem and the counterexample file prefix (set from the list)
   std::string clause;  // the spec clause it captures
   std::function<z3::expr(E&, const typename E::SymState&)> state;  // may be empty
   std::function<z3::expr(E&, const StepView<E>&)> step;            // may be empty
+  std::function<z3::expr(E&, const StepView<E>&)> antecedent;      // may be empty
   // The inductive step assumes the auxiliary invariant well_formed (which is proved first).
   bool strengthened = false;
   bool auxiliary = false;  // well_formed itself
@@ -108,11 +154,18 @@ Invariant<E> well_formed_invariant(std::string clause) {
 }
 
 template <class E>
+z3::expr antecedent(E& e, const Invariant<E>& inv, const typename E::SymState& pre,
+                    const typename E::SymAction& a, const typename E::StepResult& r) {
+  return inv.antecedent ? inv.antecedent(e, StepView<E>{pre, a, r}) : e.ctx().bool_val(true);
+}
+
+template <class E>
 z3::expr property(E& e, const Invariant<E>& inv, const typename E::SymState& pre,
                   const typename E::SymAction& a, const typename E::StepResult& r) {
   z3::expr q = e.ctx().bool_val(true);
   if (inv.state) q = q && inv.state(e, r.next);
-  if (inv.step) q = q && inv.step(e, StepView<E>{pre, a, r});
+  if (inv.step)
+    q = q && z3::implies(antecedent(e, inv, pre, a, r), inv.step(e, StepView<E>{pre, a, r}));
   return q;
 }
 
@@ -128,7 +181,9 @@ z3::solver make_solver(z3::context& c, const CheckLimits& limits) {
 }
 
 // One unrolling of the transition relation from states[0]: T(s0,a0,s1) /\ T(s1,a1,s2) ...
-// asserted on one solver. `tag` keeps the base case's names apart from the inductive step's.
+// asserted on one solver, extended on demand and shared by every invariant of a profile (each
+// check adds its own assertions inside push/pop). `tag` keeps the base case's names apart from
+// the inductive step's.
 template <class E>
 struct Unrolling {
   E& e;
@@ -136,93 +191,152 @@ struct Unrolling {
   char tag;
   std::vector<typename E::SymState> states;
   std::vector<typename E::SymAction> actions;
+  std::vector<typename E::StepResult> steps;  // steps[n - 1]: step n, its next == states[n]
 
   Unrolling(E& e, z3::solver& solver, char tag)
       : e(e), solver(solver), tag(tag), states{e.fresh_state(std::string{tag} + "0_")} {}
 
-  // Adds step n (from states[n-1]), with well_formed on the new state when strengthened;
-  // returns the step's result with r.next == states[n].
-  typename E::StepResult extend(int n, bool strengthened) {
-    actions.push_back(e.fresh_action(std::string{tag} + "a" + std::to_string(n - 1) + "_"));
-    states.push_back(e.fresh_state(std::string{tag} + std::to_string(n) + "_"));
-    typename E::StepResult r = e.step(states[n - 1], actions[n - 1]);
-    solver.add(e.valid(states[n - 1], actions[n - 1]));
-    solver.add(e.equal(states[n], r.next));
-    if (strengthened) solver.add(e.well_formed(states[n]));
-    if constexpr (requires { e.name_outputs(solver, r, tag, n); })
-      e.name_outputs(solver, r, tag, n);
-    r.next = states[n];
-    return r;
+  // Step n (from states[n-1]), added when not there yet: call it outside the solver's push
+  // scopes, or the pop drops the step's assertions.
+  const typename E::StepResult& step(int n) {
+    while (static_cast<int>(steps.size()) < n) {
+      const int m = static_cast<int>(steps.size()) + 1;
+      actions.push_back(e.fresh_action(std::string{tag} + "a" + std::to_string(m - 1) + "_"));
+      states.push_back(e.fresh_state(std::string{tag} + std::to_string(m) + "_"));
+      typename E::StepResult r = e.step(states[m - 1], actions[m - 1]);
+      solver.add(e.valid(states[m - 1], actions[m - 1]));
+      solver.add(e.equal(states[m], r.next));
+      if constexpr (requires { e.name_outputs(solver, r, tag, m); })
+        e.name_outputs(solver, r, tag, m);
+      r.next = states[m];
+      steps.push_back(r);
+    }
+    return steps[n - 1];
   }
-  z3::expr property(const Invariant<E>& inv, int n, const typename E::StepResult& r) {
+  z3::expr property(const Invariant<E>& inv, int n) {
+    const auto& r = step(n);
     return proofs::property(e, inv, states[n - 1], actions[n - 1], r);
+  }
+  z3::expr antecedent(const Invariant<E>& inv, int n) {
+    const auto& r = step(n);
+    return proofs::antecedent(e, inv, states[n - 1], actions[n - 1], r);
   }
 };
 
-// Whether the assertions admit a violation of q (sat). Afterwards q is assumed, except when a
-// violation is found and kept: the solver then still asserts !q, for its model.
-inline z3::check_result check_violation(z3::solver& s, const z3::expr& q, bool keep_violation) {
+template <class T>
+double ms_since(T t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Whether the assertions, with q added for this check only, are satisfiable.
+inline z3::check_result check_with(z3::solver& s, const z3::expr& q) {
   s.push();
-  s.add(!q);
-  z3::check_result res = s.check();
-  if (res == z3::sat && keep_violation) return res;
-  s.pop();
   s.add(q);
-  return res;
+  const z3::check_result r = s.check();
+  s.pop();
+  return r;
 }
 
 }  // namespace detail
 
-// k-induction with BMC for the counterexample: the base case searches depth 1..max_bmc for a
-// shortest violation; the inductive step, from an arbitrary state satisfying the invariant (and
-// well_formed when strengthened) for n steps, tries n = 1..max_k. The caller's context can be
-// shared across checks (Z3 context creation + teardown costs ~8 ms).
+// Every invariant of one profile, on two unrollings of its transition relation shared by all of
+// them (the base case from the initial state, the inductive step from an arbitrary state).
+// check(inv) is k-induction with BMC for the counterexample: the base case searches depth
+// 1..max_bmc for a shortest violation; the inductive step, from an arbitrary state satisfying the
+// invariant (and well_formed when strengthened) for n steps, tries n = 1..max_k. The search stops
+// once the induction closed and the vacuity check found its witness: a trace from the initial
+// state, at most max_bmc ops, whose last step satisfies the antecedent. An induction that closes
+// on unsatisfiable premises, or without a witness, is Vacuous.
 template <Encoding E>
-Result<typename E::Op> check(z3::context& c, const Invariant<E>& inv,
-                             const typename E::Profile& profile, CheckLimits limits = {}) {
-  using Trace = lockstep::Trace<typename E::Op>;
-  auto t0 = std::chrono::steady_clock::now();
-  Result<typename E::Op> res{inv.name, profile.name, Status::Unknown, 0, 0, std::nullopt};
-  E e(c, profile);
-  z3::solver base = detail::make_solver<E>(c, limits), ind = detail::make_solver<E>(c, limits);
-  detail::Unrolling<E> b(e, base, 'b'), i(e, ind, 'i');
-  base.add(e.init(b.states[0]));
-  if (inv.state) {
-    base.push();
-    base.add(!inv.state(e, b.states[0]));
-    if (base.check() == z3::sat) {
-      res.status = Status::Fails;
-      res.counterexample = Trace{profile.name, {}, {}, {}, {}};
-    }
-    base.pop();
-    ind.add(inv.state(e, i.states[0]));
+class Prover {
+ public:
+  using Op = typename E::Op;
+  Prover(z3::context& c, const typename E::Profile& profile, CheckLimits limits = {})
+      : profile_(profile),
+        limits_(limits),
+        e_(c, profile),
+        base_(detail::make_solver<E>(c, limits)),
+        ind_(detail::make_solver<E>(c, limits)),
+        b_(e_, base_, 'b'),
+        i_(e_, ind_, 'i') {
+    base_.add(e_.init(b_.states[0]));
   }
-  if (inv.strengthened) ind.add(e.well_formed(i.states[0]));
-  bool induction_done = false;
-  for (int n = 1; n <= limits.max_bmc && res.status == Status::Unknown; ++n) {
-    typename E::StepResult r = b.extend(n, false);
-    z3::check_result br = detail::check_violation(base, b.property(inv, n, r), true);
+
+  Result<Op> check(const Invariant<E>& inv) {
+    auto t0 = std::chrono::steady_clock::now();
+    Result<Op> res{inv.name, profile_.name, Status::Unknown, 0, 0, std::nullopt, {}};
+    if (inv.state && detail::check_with(base_, !inv.state(e_, b_.states[0])) == z3::sat) {
+      res.status = Status::Fails;
+      res.counterexample = lockstep::Trace<Op>{profile_.name, {}, {}, {}, {}};
+    }
+    for (int n = 1; n <= limits_.max_bmc; ++n) {
+      const bool searching = res.status == Status::Unknown;
+      if (!searching && (res.status != Status::Holds || res.vacuity.witness)) break;
+      if (!res.vacuity.witness) {  // a trace reaching the antecedent (base premises satisfiable)
+        auto tw = std::chrono::steady_clock::now();
+        if (detail::check_with(base_, b_.antecedent(inv, n)) == z3::sat) res.vacuity.witness = n;
+        res.vacuity.ms += detail::ms_since(tw);
+      }
+      if (!searching) continue;
+      if (!base_case(inv, n, res)) break;
+      if (n <= limits_.max_k) inductive_step(inv, n, res);
+    }
+    if (res.status == Status::Holds && (!res.vacuity.premises || !res.vacuity.witness))
+      res.status = Status::Vacuous;
+    res.ms = detail::ms_since(t0);
+    return res;
+  }
+
+ private:
+  // A violation on step n of a trace from the initial state: Fails with the trace. False when
+  // the search ends (a counterexample, or Z3 gave up).
+  bool base_case(const Invariant<E>& inv, int n, Result<Op>& res) {
+    b_.step(n);  // the unrolling's own assertions go below the push
+    base_.push();
+    base_.add(!b_.property(inv, n));
+    const z3::check_result br = base_.check();
     if (br == z3::sat) {
-      z3::model m = base.get_model();
-      Trace t{profile.name, {}, {}, {}, {}};
-      for (int j = 0; j < n; ++j) t.ops.push_back(e.concrete_op(m, b.actions[j]));
+      z3::model m = base_.get_model();
+      lockstep::Trace<Op> t{profile_.name, {}, {}, {}, {}};
+      for (int j = 0; j < n; ++j) t.ops.push_back(e_.concrete_op(m, b_.actions[j]));
       res.status = Status::Fails;
       res.k = n;
       res.counterexample = t;
-      break;
     }
-    if (br == z3::unknown) break;
-    if (induction_done || n > limits.max_k) continue;
+    base_.pop();
+    return br == z3::unsat;
+  }
+  // n steps from a state satisfying the invariant, each satisfying it but the last: Holds when
+  // impossible, and then whether the premises admit any state at all.
+  void inductive_step(const Invariant<E>& inv, int n, Result<Op>& res) {
+    i_.step(n);  // the unrolling's own assertions go below the push
+    ind_.push();
+    if (inv.state) ind_.add(inv.state(e_, i_.states[0]));
     // Sound: well_formed is itself proved invariant, so it holds on every reachable state.
-    typename E::StepResult ri = i.extend(n, inv.strengthened);
-    if (detail::check_violation(ind, i.property(inv, n, ri), false) == z3::unsat) {
+    if (inv.strengthened)
+      for (int j = 0; j <= n; ++j) ind_.add(e_.well_formed(i_.states[j]));
+    for (int j = 1; j < n; ++j) ind_.add(i_.property(inv, j));
+    if (detail::check_with(ind_, !i_.property(inv, n)) == z3::unsat) {
       res.status = Status::Holds;
       res.k = n;
-      induction_done = true;
+      auto tp = std::chrono::steady_clock::now();
+      res.vacuity.premises = ind_.check() == z3::sat;  // the step's premises admit a state
+      res.vacuity.ms += detail::ms_since(tp);
     }
+    ind_.pop();
   }
-  res.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  return res;
+
+  const typename E::Profile& profile_;
+  CheckLimits limits_;
+  E e_;
+  z3::solver base_, ind_;
+  detail::Unrolling<E> b_, i_;
+};
+
+template <Encoding E>
+Result<typename E::Op> check(z3::context& c, const Invariant<E>& inv,
+                             const typename E::Profile& profile, CheckLimits limits = {}) {
+  return Prover<E>(c, profile, limits).check(inv);
 }
 
 template <Encoding E>
@@ -238,12 +352,9 @@ template <Encoding E>
 class Evaluator {
  public:
   explicit Evaluator(const typename E::Profile& profile)
-      : e_(c_, profile), s_(e_.fresh_state("s_")), a_(e_.fresh_action("a_")), r_(e_.step(s_, a_)) {
-    z3::solver init(c_);
-    init.add(e_.init(s_));
-    init.check();
-    init_ = values_of(init.get_model(), s_.all());
-  }
+      : Evaluator(std::make_unique<z3::context>(), nullptr, profile) {}
+  // On the caller's context (as `lockstep prove` does: one context per protocol).
+  Evaluator(z3::context& c, const typename E::Profile& profile) : Evaluator(nullptr, &c, profile) {}
   E& encoding() { return e_; }
   const std::vector<uint64_t>& init() const { return init_; }
 
@@ -260,6 +371,10 @@ class Evaluator {
              const std::vector<uint64_t>& action) {
     z3::model m = bind(state, action);
     return m.eval(property(e_, inv, s_, a_, r_), true).is_true();
+  }
+  // Whether the encoding's valid() admits the action from the state.
+  bool valid(const std::vector<uint64_t>& state, const std::vector<uint64_t>& action) {
+    return bind(state, action).eval(valid_, true).is_true();
   }
   // The op concrete_op() makes of the action (as when it reads a counterexample).
   typename E::Op concrete_op(const std::vector<uint64_t>& action) {
@@ -281,36 +396,58 @@ class Evaluator {
     put(a_.all(), action);
     return m;
   }
-  z3::context c_;
+  Evaluator(std::unique_ptr<z3::context> own, z3::context* shared,
+            const typename E::Profile& profile)
+      : own_(std::move(own)),
+        c_(shared ? *shared : *own_),
+        e_(c_, profile),
+        s_(e_.fresh_state("s_")),
+        a_(e_.fresh_action("a_")),
+        r_(e_.step(s_, a_)),
+        valid_(e_.valid(s_, a_)) {
+    z3::solver init(c_);
+    init.add(e_.init(s_));
+    init.check();
+    init_ = values_of(init.get_model(), s_.all());
+  }
+  std::unique_ptr<z3::context> own_;  // null on the caller's context
+  z3::context& c_;
   E e_;
   typename E::SymState s_;
   typename E::SymAction a_;
   typename E::StepResult r_;
+  z3::expr valid_;
   std::vector<uint64_t> init_;
 };
 
 // ---- lockstep prove ------------------------------------------------------------------------
 
-// Whether the invariants of one profile share a Z3 context, or each check makes its own.
-enum class ContextSharing { PerCheck, PerProfile };
-
 // A protocol's proof binding (proofs/<protocol>/binding.h): its encoding, its invariants, how to
-// find and list its profiles, and its choices: acceptable(profile, status) says whether a result
-// leaves the exit code 0, fuzz_profile(profile) names the profile a counterexample's fuzz input
-// is encoded under. The protocol's print_text(trace) and encode_input(trace) are found by
-// argument-dependent lookup.
+// find and list its profiles, the scope of its proofs (bounds and exclusions, proofs/scope.h), and
+// its choices: acceptable(profile, status) says whether a result leaves the exit code 0 (a
+// vacuous one counts as a failure: where a failure is a finding, so is a vacuous proof; where
+// everything must hold, it is an error), fuzz_profile(profile) names the profile a counterexample's
+// fuzz input is encoded under. The protocol's print_text(trace) and encode_input(trace) are found
+// by argument-dependent lookup.
 template <Encoding E, auto kInvariants, auto kFindProfile, auto kShippedProfiles,
-          auto kMutantProfiles, auto kAcceptable, auto kFuzzProfile, ContextSharing kSharing>
+          auto kMutantProfiles, auto kAcceptable, auto kFuzzProfile, auto kScope>
 struct Binding {
   using Encoding = E;
   using Profile = typename E::Profile;
-  static constexpr ContextSharing kContextSharing = kSharing;
   static std::vector<Invariant<E>> invariants() { return kInvariants(); }
   static const Profile* find_profile(std::string_view name) { return kFindProfile(name); }
   static std::vector<const Profile*> shipped_profiles() { return kShippedProfiles(); }
   static std::vector<const Profile*> mutant_profiles() { return kMutantProfiles(); }
-  static bool acceptable(const Profile& p, Status s) { return kAcceptable(p, s); }
+  static bool acceptable(const Profile& p, Status s) {
+    return kAcceptable(p, s == Status::Vacuous ? Status::Fails : s);
+  }
   static std::string fuzz_profile(const std::string& profile) { return kFuzzProfile(profile); }
+  // The encoding's bounds and exclusions, then the driver's limits.
+  static Scope scope(const CheckLimits& limits = {}) {
+    Scope s = kScope();
+    for (auto& b : limit_bounds(limits)) s.bounds.push_back(std::move(b));
+    return s;
+  }
 };
 
 // <dir>/<invariant>__<profile>.txt (the program) and .bin (the fuzz input).
@@ -331,44 +468,99 @@ void emit_counterexample(const std::string& dir, const std::string& invariant, c
   }
 }
 
-// Every invariant on every profile (or the one named), printed as a table (or JSON);
-// counterexamples written to emit_corpus unless it is empty. Returns 0 when every result is
-// acceptable to the binding, 1 otherwise, 2 for an unknown profile.
-template <class B>
-int prove(std::string_view protocol, const std::string& profile, bool json,
-          const std::string& emit_corpus) {
+// The corpus programs a protocol's vacuity sample replays: (file name, trace).
+template <class T>
+using Programs = std::vector<std::pair<std::string, typename T::Trace>>;
+
+// The vacuity check's sample: every op of the corpus programs, run by the model under the profile
+// being proved; each op the abstraction represents (project() of the state, abstract_op()) must
+// be admitted by the encoding's valid(), or the proofs skip behaviour the model has.
+template <class T, class E>
+Sample sample_ops(Evaluator<E>& ev, const typename E::Profile& profile,
+                  const Programs<T>& programs) {
+  auto t0 = std::chrono::steady_clock::now();
+  Sample s;
+  for (const auto& [file, trace] : programs) {
+    typename T::Model model(profile);
+    for (size_t i = 0; i < trace.ops.size(); ++i) {
+      ++s.ops;
+      auto pre = ev.encoding().project(model.state());
+      auto action = ev.encoding().abstract_op(model.state(), trace.ops[i]);
+      model.step(trace.ops[i]);
+      if (!pre || !action) continue;
+      ++s.representable;
+      if (ev.valid(*pre, *action))
+        ++s.accepted;
+      else
+        s.rejected.push_back(file + ":" + std::to_string(i + 1));
+    }
+  }
+  s.ms = detail::ms_since(t0);
+  return s;
+}
+
+template <class T>
+Programs<T> read_corpus_programs(const std::string& corpus_root) {
+  Programs<T> out;
+  for (auto& [path, text] :
+       read_programs(std::filesystem::path(corpus_root) / "programs" / std::string(T::kCorpus)))
+    out.emplace_back(path.filename().string(), T::parse(text));
+  return out;
+}
+
+struct ProveOptions {
+  std::string profile;      // empty: shipped + mutants
+  std::string emit_corpus;  // directory, or empty
+  std::string corpus_root = "corpus";
+  CheckLimits limits;
+};
+
+// Every invariant on every profile (or the one named), with its vacuity check, as the report of
+// proofs/report.h; counterexamples written to emit_corpus unless it is empty. T is a protocol
+// binding of tools/bindings.h (T::Proofs, T::Model, T::parse, T::kName, T::kCorpus). exit: 0 when
+// every result is acceptable to the binding, 1 otherwise (a vacuous row, a corpus without
+// programs), 2 for an unknown profile.
+template <class T>
+ProveReport prove(const ProveOptions& o) {
+  using B = typename T::Proofs;
   using E = typename B::Encoding;
+  ProveReport out{0, report_header(T::kName, B::scope(o.limits), o.corpus_root, T::kCorpus)};
   std::vector<const typename E::Profile*> profiles;
-  if (!profile.empty()) {
-    const auto* p = B::find_profile(profile);
+  if (!o.profile.empty()) {
+    const auto* p = B::find_profile(o.profile);
     if (!p) {
-      std::cerr << "prove: unknown " << protocol << " profile '" << profile << "'\n";
-      return 2;
+      std::cerr << "prove: unknown " << T::kName << " profile '" << o.profile << "'\n";
+      out.exit = 2;
+      return out;
     }
     profiles.push_back(p);
   } else {
     profiles = B::shipped_profiles();
     for (const auto* p : B::mutant_profiles()) profiles.push_back(p);
   }
-  std::vector<Result<typename E::Op>> results;
-  double shipped_ms = 0, total_ms = 0;
-  bool ok = true;
+  const Programs<T> programs = read_corpus_programs<T>(o.corpus_root);
+  if (programs.empty()) {
+    std::cerr << "prove: no programs under " << o.corpus_root << "/programs/" << T::kCorpus
+              << " for the vacuity sample (--corpus)\n";
+    out.exit = 1;
+  }
+  z3::context c;  // one for the protocol: creating and tearing down one costs ~25 ms
   for (const auto* p : profiles) {
-    std::optional<z3::context> shared;
-    if (B::kContextSharing == ContextSharing::PerProfile) shared.emplace();
+    Evaluator<E> ev(c, *p);
+    const Sample sample = sample_ops<T>(ev, *p, programs);
+    add_sample(out.json, p->name, sample);
+    Prover<E> prover(c, *p, o.limits);
     for (const Invariant<E>& inv : B::invariants()) {
-      auto r = shared ? check(*shared, inv, *p) : check(inv, *p);
-      total_ms += r.ms;
-      if (!p->mutant) shipped_ms += r.ms;
-      ok = ok && B::acceptable(*p, r.status);
-      if (!emit_corpus.empty() && r.counterexample && !inv.auxiliary)
-        emit_counterexample<B>(emit_corpus, inv.name, *r.counterexample);
-      results.push_back(std::move(r));
+      auto r = prover.check(inv);
+      r.vacuity.ops_accepted = sample.rejected.empty() && sample.representable > 0;
+      if (r.status == Status::Holds && !r.vacuity.ops_accepted) r.status = Status::Vacuous;
+      if (!B::acceptable(*p, r.status)) out.exit = 1;
+      if (!o.emit_corpus.empty() && r.counterexample && !inv.auxiliary)
+        emit_counterexample<B>(o.emit_corpus, inv.name, *r.counterexample);
+      add_result(out.json, r, p->mutant, [](const auto& t) { return print_text(t); });
     }
   }
-  print_results(protocol, results, shipped_ms, total_ms, json,
-                [](const auto& t) { return print_text(t); });
-  return ok ? 0 : 1;
+  return out;
 }
 
 }  // namespace lockstep::proofs

@@ -149,11 +149,13 @@ int run_cli(int argc, char** argv) {
   ProveOptions prove_options;
   auto* prove_cmd = app.add_subcommand(
       "prove", "k-induction / BMC of the model's invariants, every profile and mutant");
-  prove_cmd->add_option("--protocol", prove_options.protocol, "mshv | vhost");
+  prove_cmd->add_option("--protocol", prove_options.protocol, "mshv | vhost | all (default)");
   prove_cmd->add_option("--profile", prove_options.profile, "one profile (default: all)");
   prove_cmd->add_flag("--json", prove_options.json, "JSON for CI");
   prove_cmd->add_option("--emit-corpus", prove_options.emit_corpus,
                         "write counterexamples as <invariant>__<profile>.txt/.bin here");
+  prove_cmd->add_option("--corpus", prove_options.corpus_root,
+                        "corpus root of the vacuity sample (default: corpus)");
 
   try {
     app.parse(argc, argv);

@@ -1,4 +1,4 @@
-// `lockstep prove`: the proofs of proofs/ for one protocol, through its binding's Proofs
+// `lockstep prove`: the proofs of proofs/ for one protocol or both, through each binding's Proofs
 // (tools/bindings.h). Compiled into the `lockstep` executable only, which links Z3.
 #pragma once
 #include <string>
@@ -6,13 +6,17 @@
 namespace lockstep::tools {
 
 struct ProveOptions {
-  std::string protocol = "mshv";
-  std::string profile;  // empty: shipped + mutants
+  std::string protocol = "all";  // mshv | vhost | all
+  std::string profile;           // empty: shipped + mutants
   bool json = false;
   std::string emit_corpus;  // directory, or empty
+  std::string corpus_root;  // the vacuity sample <root>/programs/<target>/*.txt; empty:
+                            // default_corpus_root()
 };
-// Prints the table (or JSON); returns the protocol's exit code (proofs/<protocol>/binding.h),
-// 2 for an unknown protocol or profile.
+// Prints each protocol's report (text, or JSON: one object, or an array of them for "all") and
+// the wall time of the run; returns 0 when every protocol's results are acceptable to its
+// binding (proofs/<protocol>/binding.h; never a vacuous one), 1 otherwise, 2 for an unknown
+// protocol or profile.
 int prove(const ProveOptions& options);
 
 }  // namespace lockstep::tools

@@ -17,10 +17,9 @@ inline std::string fuzz_profile(const std::string& profile) {
   return profile == "mshv-strict" ? profile : "mshv-v1";
 }
 
-// MSHV checks are few and fast: a fresh Z3 context for each.
+// The bounds and exclusions are scope() of proofs/mshv/encoding.h.
 struct ProofBinding
     : lockstep::proofs::Binding<Encoding, all_invariants, find_profile, shipped_profiles,
-                                mutant_profiles, acceptable, fuzz_profile,
-                                lockstep::proofs::ContextSharing::PerCheck> {};
+                                mutant_profiles, acceptable, fuzz_profile, scope> {};
 
 }  // namespace lockstep::mshv::proofs

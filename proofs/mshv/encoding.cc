@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <stdexcept>
+#include <string>
 
 #include "core/mshv/uapi.h"
 #include "core/overloaded.h"
@@ -423,6 +424,18 @@ std::vector<size_t> Encoding::ghost_positions() {
   std::vector<size_t> v;
   for (int j = 0; j < kDevices; ++j) v.push_back(4 + 2 * kPartitions + j * (4 + kVfioFiles) + 3);
   return v;
+}
+
+lockstep::proofs::Scope scope() {
+  auto n = [](int v) { return std::to_string(v); };
+  return {{{"partitions", n(kPartitions) + " partitions opened per trace"},
+           {"devices", n(kDevices) + " CREATE_DEVICE calls per trace, failed ones included"},
+           {"vfio-files", n(kVfioFiles) + " VFIO group files opened per trace"},
+           {"plain-files", n(kPlainFiles) + " non-VFIO file opened per trace"}},
+          {{"more-handles",
+            "a trace that opens more partitions or files, or creates more devices, than the "
+            "bounds: the op that would exceed one is not enabled (valid() is false), so what "
+            "follows it is not proved"}}};
 }
 
 // ---- concrete <-> symbolic ----------------------------------------------------------------

@@ -6,7 +6,8 @@
 //
 // Bounds: kPartitions partitions, kDevices devices (every CREATE_DEVICE names one, whether or
 // not it succeeds), kVfioFiles VFIO files, kPlainFiles plain files. An op that would create a
-// handle beyond its bound is not enabled (valid() is false); traces are otherwise unbounded.
+// handle beyond its bound is not enabled (valid() is false). scope() says so for `lockstep prove`
+// and the README.
 // A device's file list is a multiset (copies per VFIO file): Model keeps a vector, but only the
 // multiset is observable (DEL erases one match, release clears, resources() counts).
 #pragma once
@@ -21,11 +22,15 @@
 #include "model/mshv/model.h"
 #include "model/mshv/profiles.h"
 #include "proofs/encoding_base.h"
+#include "proofs/scope.h"
 
 namespace lockstep::mshv::proofs {
 
 constexpr int kPartitions = 2, kDevices = 3, kVfioFiles = 3, kPlainFiles = 1;
 constexpr unsigned kNoPartition = 0xFF;  // DeviceState::partition == -1
+
+// The bounds above and what they leave out, as `lockstep prove` prints them (proofs/scope.h).
+lockstep::proofs::Scope scope();
 
 // The action's op kind (SymAction::kind) is the op's fuzz-input opcode (core/mshv/codec.h):
 // one fixed numbering of the MSHV ops, independent of their position in the Op variant, for

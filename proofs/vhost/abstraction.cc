@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 #include "core/overloaded.h"
 #include "core/vhost/codec.h"
@@ -49,6 +50,43 @@ std::optional<uint32_t> request_of_kind(ActionKind kind) {
   for (const RequestRule& row : kRequestRules)
     if (kind_of(row.proof) == kind) return row.request;
   return std::nullopt;
+}
+
+// ---- what is outside: the nullopt cases below ---------------------------------------------
+
+lockstep::proofs::Scope scope() {
+  return {
+      {{"regions", "at most " + std::to_string(uapi::kMaxRegions) +
+                       " regions per table (the protocol's own limit, W5/M1)"},
+       {"fds-per-message", "at most " + std::to_string(kMaxAbstractFds) +
+                               " fds attached to one message (codec kMaxSendFds)"},
+       {"one-message-per-op", "every write carries exactly one whole message, or none"},
+       {"ring-fds",
+        "KICK/CALL/ERR fds held on rings 0 and 1 (every profile but dpdk-22.11 has "
+        "exactly these two rings)"},
+       {"leak-counters", "leaked fd counters are 8 bits (wrap after 255 leaks)"},
+       {"abstracted-values",
+        "feature values other than PAGEFAULT/REPLY_ACK, ring sizes, bases "
+        "and addresses, the status byte: not in the abstract state (they "
+        "shape reply payloads, never control flow)"}},
+      {{"partial-header", "a write shorter than a message header (it stays buffered)"},
+       {"raw-frame", "a well-formed message written as raw bytes"},
+       {"lying-size", "a header whose size is not the payload's length"},
+       {"several-messages-per-write", "two or more messages in one write (several replies)"},
+       {"more-than-12-fds", "more than 12 fds attached to one message"},
+       {"reserved-flag-bits", "dpdk-22.11: reserved request flag bits other than 0x10"},
+       {"malformed-dpdk-table",
+        "dpdk-22.11: a SET_MEM_TABLE outside the ack with 0 or more "
+        "than 8 regions or a size that does not match them"},
+       {"partial-region-leak",
+        "dpdk-22.11: a refused table whose first bad region is not the "
+        "first (it leaks the fds from there on)"},
+       {"ring-fds-beyond-1", "dpdk-22.11: KICK/CALL/ERR fds on rings 2..255"},
+       {"state-buffered-partial-message",
+        "a state holding a partial message (rx or queued "
+        "bytes)"},
+       {"state-fds-on-rings-beyond-1", "dpdk-22.11: a state holding fds on rings 2..255"},
+       {"state-partly-registered-regions", "a state with some but not all regions registered"}}};
 }
 
 // ---- concrete -> abstract -----------------------------------------------------------------

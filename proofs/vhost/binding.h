@@ -19,11 +19,9 @@ inline std::string fuzz_profile(const std::string&) {
   return "spec";
 }
 
-// Many profiles x invariants: the invariants of one profile share a Z3 context (creating and
-// tearing one down costs ~8 ms).
+// The bounds and exclusions are scope() of proofs/vhost/encoding.h (abstraction.cc).
 struct ProofBinding
     : lockstep::proofs::Binding<Encoding, all_invariants, find_profile, shipped_profiles,
-                                mutant_profiles, acceptable, fuzz_profile,
-                                lockstep::proofs::ContextSharing::PerProfile> {};
+                                mutant_profiles, acceptable, fuzz_profile, scope> {};
 
 }  // namespace lockstep::vhost::proofs

@@ -18,9 +18,9 @@
 //     (mutant-table-keeps-old-region-fds; 0 everywhere else).
 //   Not abstracted (they only shape reply payload values, never control flow, except where a
 //   parameter of the action carries the decision): feature values, ring bases/addresses, status.
-// Representable concrete states: no partial message (rx, queued empty), rings >= 2 hold no fd,
-//   regions all registered or none. Ops outside the abstraction (partial/multi-message writes,
-//   lying sizes, ring fds at index >= 2) are counted by the equivalence test.
+// What the abstraction leaves out (partial/multi-message writes, lying sizes, ring fds at index
+//   >= 2, a state holding a partial message, ...) is scope()'s list; the equivalence test counts
+//   the ops outside it.
 // The phase (ops.h Phase) is derived from the state as Model::phase does (X12), as a term of an
 // enumeration sort.
 #pragma once
@@ -35,6 +35,7 @@
 #include "model/vhost/model.h"
 #include "model/vhost/profiles.h"
 #include "proofs/encoding_base.h"
+#include "proofs/scope.h"
 
 namespace lockstep::vhost::proofs {
 
@@ -62,6 +63,10 @@ constexpr unsigned kActionKinds = 14;
 ActionKind kind_of_request(uint32_t request);
 // The request of a message kind other than Generic; nullopt for the other kinds.
 std::optional<uint32_t> request_of_kind(ActionKind kind);
+
+// The bounds of the abstraction and the concrete ops and states outside it, as `lockstep prove`
+// prints them (proofs/scope.h); abstract_op() / project() return nullopt for exactly these.
+lockstep::proofs::Scope scope();
 
 constexpr unsigned kNoSlot = 15;     // SymAction::fd_slot: no fd slot
 constexpr int kMaxAbstractFds = 12;  // codec kMaxSendFds

@@ -27,6 +27,7 @@ Invariant device_type_valid() {
       ok = ok && z3::implies(s.devices[j].live, s.devices[j].type == c.bv_val(p.vfio_type, 32));
     return ok;
   };
+  inv.antecedent = [](Encoding& e, const StepView& v) { return some_live_device(e, v.r.next); };
   return inv;
 }
 

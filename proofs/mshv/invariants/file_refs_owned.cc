@@ -21,6 +21,8 @@ Invariant file_refs_owned() {
         ok = ok && z3::implies(!s.devices[j].live, s.devices[j].files[f] == 0);
     return ok;
   };
+  // A step from a state where a device holds a file.
+  inv.antecedent = [](Encoding& e, const StepView& v) { return some_file_held(e, v.pre); };
   return inv;
 }
 

@@ -18,6 +18,10 @@ Invariant no_duplicate_file() {
         ok = ok && z3::ule(s.devices[j].files[f], e.ctx().bv_val(1, 8));
     return ok;
   };
+  // A file added while a device holds one.
+  inv.antecedent = [](Encoding& e, const StepView& v) {
+    return v.a.kind == static_cast<int>(OpKind::SetAttr) && some_file_held(e, v.pre);
+  };
   return inv;
 }
 

@@ -19,6 +19,10 @@ Invariant one_vfio_device_per_partition() {
                      s.devices[i].partition == s.devices[j].partition);
     return ok;
   };
+  // A CREATE_DEVICE while a device is live.
+  inv.antecedent = [](Encoding& e, const StepView& v) {
+    return v.a.kind == static_cast<int>(OpKind::CreateDevice) && some_live_device(e, v.pre);
+  };
   return inv;
 }
 

@@ -27,6 +27,13 @@ Invariant partition_refcount() {
     }
     return ok;
   };
+  // A partition referenced by its fd and a live device.
+  inv.antecedent = [](Encoding& e, const StepView& v) {
+    z3::expr some = e.ctx().bool_val(false);
+    for (int i = 0; i < kPartitions; ++i)
+      some = some || z3::uge(v.r.next.partitions[i].refs, e.ctx().bv_val(2, 8));
+    return some;
+  };
   inv.strengthened = true;  // well_formed
   return inv;
 }

@@ -10,10 +10,11 @@ namespace lockstep::vhost::proofs {
 Invariant end_leaves_no_uffd() {
   Invariant inv;
   inv.clause = "P7/X9: a handled END leaves no uffd and no region registered (mappings stay)";
+  inv.antecedent = [](Encoding&, const StepView& v) {
+    return v.a.is(ActionKind::PostcopyEnd) && v.r.handled;
+  };
   inv.step = [](Encoding&, const StepView& v) {
-    return z3::implies(
-        v.a.is(ActionKind::PostcopyEnd) && v.r.handled,
-        !v.r.next.uffd && !v.r.next.registered && v.r.next.leaked_uffds == v.pre.leaked_uffds);
+    return !v.r.next.uffd && !v.r.next.registered && v.r.next.leaked_uffds == v.pre.leaked_uffds;
   };
   inv.strengthened = true;  // well_formed: registered => uffd, awaiting_ack => !registered
   return inv;

@@ -9,11 +9,11 @@ namespace lockstep::vhost::proofs {
 Invariant listen_after_advise() {
   Invariant inv;
   inv.clause = "P5: LISTEN succeeds only after ADVISE (with a live uffd)";
-  inv.step = [](Encoding&, const StepView& v) {
-    return z3::implies(
-        v.a.is(ActionKind::PostcopyListen) && v.r.handled && v.r.next.listening && !v.pre.listening,
-        v.pre.uffd);
+  inv.antecedent = [](Encoding&, const StepView& v) {
+    return v.a.is(ActionKind::PostcopyListen) && v.r.handled && v.r.next.listening &&
+           !v.pre.listening;
   };
+  inv.step = [](Encoding&, const StepView& v) { return v.pre.uffd; };
   return inv;
 }
 

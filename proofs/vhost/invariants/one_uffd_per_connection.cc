@@ -16,6 +16,7 @@ Invariant one_uffd_per_connection() {
                        z3::ite(s.uffd, e.ctx().bv_val(1, 8), e.ctx().bv_val(0, 8)),
                    e.ctx().bv_val(1, 8));
   };
+  inv.antecedent = [](Encoding&, const StepView& v) { return v.r.next.uffd; };  // a live uffd
   inv.strengthened = true;
   return inv;
 }

@@ -15,6 +15,10 @@ Invariant region_fds_bounded() {
     return s.stale_region_fds == 0 && z3::ule(s.regions, e.ctx().bv_val(8, 4)) &&
            z3::implies(s.registered, s.regions != 0);
   };
+  // A handled SET_MEM_TABLE replacing mapped regions.
+  inv.antecedent = [](Encoding&, const StepView& v) {
+    return v.pre.regions != 0 && v.a.is(ActionKind::SetMemTable) && v.r.handled;
+  };
   return inv;
 }
 

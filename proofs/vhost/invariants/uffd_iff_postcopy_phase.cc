@@ -14,6 +14,9 @@ Invariant uffd_iff_postcopy_phase() {
   inv.state = [](Encoding& e, const SymState& s) {
     return s.uffd == (e.phase(s) != e.phase_is(Phase::None));
   };
+  inv.antecedent = [](Encoding& e, const StepView& v) {  // a postcopy phase
+    return e.phase(v.r.next) != e.phase_is(Phase::None);
+  };
   return inv;
 }
 

@@ -87,16 +87,24 @@ std::vector<Trace> random_traces(int n, uint32_t seed) {
 }
 
 struct Stats {
-  size_t steps = 0;
+  size_t steps = 0, beyond = 0;  // ops checked, ops beyond the bounds (outside the abstraction)
   std::map<int, size_t> errs;
 };
 
 void replay(const Profile& profile, const Trace& trace, Evaluator<Encoding>& ev, Stats& stats) {
   Model model(profile);
+  bool skipped = false;
   for (size_t i = 0; i < trace.ops.size(); ++i) {
-    if (!ev.encoding().abstract_op(model.state(), trace.ops[i])) continue;  // beyond the bounds
+    if (!ev.encoding().abstract_op(model.state(), trace.ops[i])) {  // beyond the bounds
+      skipped = true;
+      ++stats.beyond;
+      continue;
+    }
     auto step = step_in_lockstep(ev, model, trace.ops[i]);
     ASSERT_TRUE(step) << profile.name << " op " << i << "\n" << print_text(trace);
+    // After a skipped op the model no longer runs the trace as written: a later op may name a
+    // handle the skipped one would have created, which no real trace does and valid() excludes.
+    if (skipped) step->valid = true;
     ++stats.steps;
     ++stats.errs[step->out.err];
     ASSERT_TRUE(same_step<Encoding>(*step))
@@ -135,7 +143,8 @@ TEST_P(MshvEncoding, IsTheModelOnRandomFuzzInputs) {
   EXPECT_GE(stats.errs[0], 500u);
   std::string seen;
   for (auto [e, n] : stats.errs) seen += " " + std::to_string(e) + ":" + std::to_string(n);
-  std::printf("%s: %zu steps, errno:count%s\n", p.name.c_str(), stats.steps, seen.c_str());
+  std::printf("%s: %zu steps, %zu ops beyond the bounds, errno:count%s\n", p.name.c_str(),
+              stats.steps, stats.beyond, seen.c_str());
 }
 
 INSTANTIATE_TEST_SUITE_P(Profiles, MshvEncoding, ::testing::ValuesIn(every_profile<B>()),

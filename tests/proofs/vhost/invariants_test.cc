@@ -52,8 +52,17 @@ const ExpectedFailures kExpectedFailures = {
     {"ack_before_register", {"rfc-2018", "dpdk-22.11", "mutant-no-ack-check"}},
 };
 
+// invariant -> profiles on which it holds only vacuously (the vacuity check finds no trace
+// reaching its antecedent). Finding: rust-vmm never sends the postcopy SET_MEM_TABLE reply
+// (postcopy_mem_table_reply is off), so it never awaits the P6 ack: the two P6 rules say nothing
+// about it.
+const ExpectedFailures kExpectedVacuous = {
+    {"table_reply_only_listening", {"rust-vmm"}},
+    {"ack_before_register", {"rust-vmm"}},
+};
+
 TEST(VhostProofs, VerdictsForEveryProfile) {
-  auto caught = expect_verdicts<B>(every_profile<B>(), kExpectedFailures);
+  auto caught = expect_verdicts<B>(every_profile<B>(), kExpectedFailures, kExpectedVacuous);
   for (const auto* p : vhost::mutant_profiles()) EXPECT_TRUE(caught.count(p->name)) << p->name;
 }
 
