@@ -117,9 +117,11 @@ TEST(ImplMutantRegistry, RowsAreWellFormed) {
        {"mshv:fds", "mshv:err", "mshv:resources.partitions", "mshv:resources.partition_refs",
         // vhost's end-of-trace fd check has no mutant that reaches it first (the per-op census
         // catches every vhost fd defect earlier): tests/census_test.cc proves it fires alone.
-        "mshv:resources.devices", "mshv:resources.file_refs", "vhost:reply.flags",
-        "vhost:resources.uffds", "vhost:resources.regions_mapped",
-        "vhost:resources.regions_registered", "vhost:resources.held_fds", "vhost:resources.phase"})
+        "mshv:resources.devices", "mshv:resources.file_refs", "vhost:reply.count",
+        "vhost:reply.request", "vhost:reply.flags", "vhost:reply.size", "vhost:reply.payload",
+        "vhost:reply.fds", "vhost:closed", "vhost:resources.uffds",
+        "vhost:resources.regions_mapped", "vhost:resources.regions_registered",
+        "vhost:resources.held_fds", "vhost:resources.phase"})
     EXPECT_TRUE(covered.count(f)) << "no impl mutant corrupts " << f;
 }
 

@@ -315,7 +315,7 @@ void Backend::finish(const Message& m, Result r) {
     case Result::kRefused:  // E1
       if (need_reply(m))
         reply_u64(m, 1);
-      else
+      else if (!options_.broken(Mutant::REFUSED_STAYS_CONNECTED))
         disconnect("refused without NEED_REPLY");
       return;
     case Result::kClose:
@@ -333,7 +333,10 @@ bool Backend::reply(const Message& request, std::span<const uint8_t> payload,
   uint32_t flags = uapi::kReplyFlags;
   if (options_.broken(Mutant::REPLY_ECHOES_NEED_REPLY))
     flags |= request.hdr.flags & uapi::kNeedReply;
-  const Header h{request.hdr.request, flags, static_cast<uint32_t>(payload.size())};
+  uint32_t id = request.hdr.request;
+  if (options_.broken(Mutant::PROTOCOL_FEATURES_REPLY_ID) && id == uapi::kGetProtocolFeatures)
+    id = uapi::kGetFeatures;  // mutant: a copy-paste slip between the two feature handlers
+  const Header h{id, flags, static_cast<uint32_t>(payload.size())};
   if (log_) log(frame_line("->", h, fds.size()));
   ++replies_;
   if (take_fault(Site::Sendmsg)) {
@@ -660,7 +663,10 @@ Backend::Result Backend::on_postcopy_advise(Message& m) {
   }
   uffd_ = std::move(fd);
   const int sent = uffd_.get();
-  reply(m, {}, {&sent, 1});
+  if (options_.broken(Mutant::ADVISE_REPLY_WITHOUT_UFFD))
+    reply(m, {}, {});  // mutant: the front-end never receives the userfaultfd
+  else
+    reply(m, {}, {&sent, 1});
   return Result::kReplied;
 }
 
