@@ -255,7 +255,9 @@ def markdown(data):
         "abort with a `lockstep: divergence` or `lockstep: fd-leak` signature. `empty`: an "
         "empty corpus directory (AFL++: one 1-byte seed, 0x00); `corpus`: the shipped "
         "corpus/<target>/; no dictionary. libFuzzer: the `fuzz` preset (ASan + UBSan); AFL++: "
-        "the `afl` preset, no sanitizer.",
+        "the `afl` preset, no sanitizer. `–`: not measured.",
+        *[f"{names[e]} was not run for this table: no figure here is from it." for e in ENGINES
+          if not any(r["engine"] == e for r in summary)],
         "",
         "```sh", *data.get("commands", []), "```", "",
         "| protocol | mutant | " + " | ".join(f"{names[e]} {s}" for e, s in cols) + " |",
@@ -439,6 +441,7 @@ def self_test():
         text = open(md).read()
         check("list kept" in text and LIST_BEGIN in text, "the mutant list section is kept")
         check(text.count(BEGIN) == 1 and "| mshv | `dies` | 2/2" in text, "the table is written")
+        check("AFL++ was not run for this table" in text, "an engine not run is named")
         check(main(common + ["--dry-run"]) == 0, "dry run")
         before = len(json.load(open(out))["results"])
         check(main(common + ["--runs", "3", "--mutants", "dies"]) == 0, "resume")
