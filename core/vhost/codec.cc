@@ -644,8 +644,8 @@ std::vector<std::string> check_notes(const Trace& trace, const std::vector<Outco
     const bool from_file = i < trace.source.op_lines.size();
     errors.push_back((from_file ? "line " + std::to_string(trace.source.op_lines[i])
                                 : "op " + std::to_string(i + 1)) +
-                     " " + format_call(to_call(trace.ops[i])) +
-                     ": note says '" + note + "', outcome is '" + to_string(outcomes[i]) + "'");
+                     " " + format_call(to_call(trace.ops[i])) + ": note says '" + note +
+                     "', outcome is '" + to_string(outcomes[i]) + "'");
   }
   return errors;
 }
