@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "peers/output.h"
+
 namespace lockstep::peers {
 namespace {
 
@@ -193,9 +195,10 @@ void audit_results(const PeerInfo& peer, const PeerOptions& options, const Expec
       audit(file, results.corpus_signatures, all, corpus_profiles(peer, options.profile));
 }
 
-int bad_expectations(const PeerInfo& peer, const std::string& why) {
+int bad_expectations(const PeerInfo& peer, const PeerOptions& options, const std::string& why) {
   std::fprintf(stderr, "lockstep peer %s: %s\n", peer.name, why.c_str());
-  return 2;  // an input error (FILE:LINE:COL), as for every command (tools/exit_codes.h)
+  // an input error (FILE:LINE:COL), as for every command (tools/exit_codes.h)
+  return write_outputs(peer, options, 2, nullptr, nullptr, why);
 }
 
 int cannot_run(const PeerInfo& peer, const PeerOptions& options, const ReportText& text,
@@ -208,13 +211,15 @@ int cannot_run(const PeerInfo& peer, const PeerOptions& options, const ReportTex
     environment_table(r, text);
     write_file(options.report_path, r.str());
   }
-  return 3;
+  return write_outputs(peer, options, 3, &text, nullptr,
+                       std::string("the ") + peer.noun + " peer cannot run here: " + why);
 }
 
 int unknown_profile(const PeerInfo& peer, const PeerOptions& options) {
   std::fprintf(stderr, "lockstep peer %s: unknown profile '%s' (%s)\n", peer.name,
                options.profile.c_str(), peer.profiles);
-  return 2;
+  return write_outputs(peer, options, 2, nullptr, nullptr,
+                       "unknown profile '" + options.profile + "' (" + peer.profiles + ")");
 }
 
 std::string corpus_note(const std::string& profile, size_t programs, size_t whole, size_t cut,
@@ -225,13 +230,13 @@ std::string corpus_note(const std::string& profile, size_t programs, size_t whol
          " with nothing runnable";
 }
 
-void write_finding(Finding& f, const std::string& findings_dir, const std::string& profile,
-                   size_t n) {
-  fs::create_directories(findings_dir);
-  f.file = (fs::path(findings_dir) / (profile + "-" + std::to_string(n) + ".txt")).string();
+void write_finding(Finding& f, const PeerOptions& options, const std::string& profile, size_t n) {
+  fs::create_directories(options.findings_dir);
+  f.file = (fs::path(options.findings_dir) / (profile + "-" + std::to_string(n) + ".txt")).string();
   std::ofstream(f.file) << f.evidence << "# classification (" << f.cls.kind << "): " << f.cls.why
                         << "\n# heuristic suggestion (" << f.suggested.kind
                         << "): " << f.suggested.why << "\n# found by: " << f.origin << "\n";
+  if (options.json) return;  // stdout holds the one JSON document
   std::printf("finding %s: %s\n  (%c) %s\n", f.file.c_str(), f.signature.c_str(), f.cls.kind,
               f.cls.why.c_str());
   std::fflush(stdout);
@@ -239,12 +244,14 @@ void write_finding(Finding& f, const std::string& findings_dir, const std::strin
 
 int finish(const PeerInfo& peer, const PeerOptions& options, const ReportText& text,
            const Results& results) {
-  print_summary(results);
+  if (!options.json) print_summary(results);
   if (!options.report_path.empty()) {
     write_report(peer, options, text, results);
-    std::printf("report: %s\n", options.report_path.c_str());
+    if (!options.json) std::printf("report: %s\n", options.report_path.c_str());
   }
-  return results.problems.empty() ? 0 : 1;
+  if (results.interrupted)
+    std::fprintf(stderr, "lockstep peer %s: interrupted; the summary covers what ran\n", peer.name);
+  return write_outputs(peer, options, results.problems.empty() ? 0 : 1, &text, &results, "");
 }
 
 }  // namespace lockstep::peers

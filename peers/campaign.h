@@ -8,7 +8,7 @@
 //
 // A binding B (peers/kvm/kvm_campaign.h, peers/dpdk/dpdk_campaign.h) supplies:
 //   types     (BindingTypes) Trace (lockstep::Trace<Op>), Check (skipped: optional<Skip>,
-//             signature: "" when model and peer agree, side_by_side), Environment
+//             signature: "" when model and peer agree, verdict, side_by_side), Environment
 //             (unavailable: "" = can run)
 //   constant  kInfo (PeerInfo: names, corpus dirs and corpus profiles)
 //   static    probe() -> Environment; runs_profile(name); parse(text) -> Trace;
@@ -39,6 +39,8 @@
 #include "core/program_files.h"
 #include "peers/expectations.h"
 #include "peers/skip.h"
+#include "tools/interrupt.h"
+#include "tools/sarif.h"
 
 namespace lockstep::peers {
 
@@ -62,6 +64,8 @@ struct PeerOptions {
   // (peers/kvm/mapping.h); unset = on for mshv-* profiles, off for kvm. The DPDK peer speaks
   // one vocabulary and has nothing to swap.
   std::optional<bool> type_map;
+  bool json = false;       // --json: one document on stdout (peers/output.h), no table
+  std::string sarif_path;  // --sarif: the findings as SARIF (tools/sarif.h); "" = none
 };
 
 // A peer's names, as messages, paths and reports spell them, and where its corpus is.
@@ -95,6 +99,7 @@ struct Finding {
   Classification cls;        // from the expectations file
   Classification suggested;  // the binding's heuristic triage
   size_t hits = 0;
+  int line = 0;  // of the offending op in `file` (tools/sarif.h side_by_side_line)
 };
 
 struct Results {
@@ -102,7 +107,8 @@ struct Results {
   std::map<std::string, Finding> findings;     // by signature
   std::map<std::string, size_t> skip_reasons;  // traces cut or skipped, by reason
   std::vector<std::string> corpus_notes;
-  double generated_seconds = 0;
+  double corpus_seconds = 0, generated_seconds = 0;
+  bool interrupted = false;                 // Ctrl-C stopped the campaign at a trace boundary
   std::set<std::string> corpus_signatures;  // disagreements the corpus phase showed
   std::vector<std::string> problems;        // audit() against the expectations file
 };
@@ -134,15 +140,14 @@ std::vector<std::string> corpus_profiles(const PeerInfo& peer, const std::string
 std::string corpus_note(const std::string& profile, size_t programs, size_t whole, size_t cut,
                         size_t none);
 // Names f.file (the n-th finding of the campaign), writes it, and says so on stdout.
-void write_finding(Finding& f, const std::string& findings_dir, const std::string& profile,
-                   size_t n);
+void write_finding(Finding& f, const PeerOptions& options, const std::string& profile, size_t n);
 // The expectations' classification of a disagreement ('?' when the file does not list it).
 Classification expected_class(const Expectations& file, const std::string& signature);
 // results.problems from audit() over what the campaign saw, for the profiles it ran.
 void audit_results(const PeerInfo& peer, const PeerOptions& options, const Expectations& file,
                    Results& results);
-// Says why on stderr. 4.
-int bad_expectations(const PeerInfo& peer, const std::string& why);
+// Says why on stderr. 2.
+int bad_expectations(const PeerInfo& peer, const PeerOptions& options, const std::string& why);
 // The summary table on stdout, the report when asked for; 0 when the expectations file explains
 // every disagreement and every corpus entry was reproduced, 1 otherwise.
 int finish(const PeerInfo& peer, const PeerOptions& options, const ReportText& text,
@@ -196,6 +201,7 @@ class Campaign {
       size_t whole = 0, cut = 0, none = 0;
       auto tally = [&]() -> Tally& { return results_.tallies[profile + " | corpus"]; };
       for (const auto& program : programs) {
+        if (tools::interrupted()) break;
         Trace t = binding_.in_profile(program.trace, profile);
         t.profile = profile;
         t.notes.clear();
@@ -224,7 +230,7 @@ class Campaign {
     const auto start = std::chrono::steady_clock::now();
     const auto deadline = start + std::chrono::duration<double>(options_.seconds);
     size_t n = 0;
-    while (std::chrono::steady_clock::now() < deadline) {
+    while (!tools::interrupted() && std::chrono::steady_clock::now() < deadline) {
       Trace t = binding_.generate(rng, options_.profile);
       if (t.ops.empty()) continue;
       record(t, "generated",
@@ -274,7 +280,9 @@ class Campaign {
               expected_class(expectations_, signature),
               binding_.classify(minimal, check),
               1};
-    write_finding(f, options_.findings_dir, trace.profile, results_.findings.size());
+    if (check.verdict.divergence)
+      f.line = tools::side_by_side_line(check.verdict.divergence->index, minimal.ops.size());
+    write_finding(f, options_, trace.profile, results_.findings.size());
     results_.findings.emplace(signature, std::move(f));
   }
 
@@ -294,7 +302,7 @@ int run_peer_campaign(const PeerOptions& given) {
   try {
     expectations = load_expectations(options.expectations);
   } catch (const ExpectationsError& e) {
-    return bad_expectations(B::kInfo, e.what());
+    return bad_expectations(B::kInfo, options, e.what());
   }
   typename B::Environment env = B::probe();
   if (!env.unavailable.empty())
@@ -308,8 +316,13 @@ int run_peer_campaign(const PeerOptions& given) {
     return cannot_run(B::kInfo, options, B::report_text(env, options), env.unavailable);
   }
   Campaign<B> campaign(options, *binding, expectations);
+  tools::install_interrupt_handler();
+  const auto start = std::chrono::steady_clock::now();
   campaign.run_corpus();
+  campaign.results().corpus_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   campaign.run_generated();
+  campaign.results().interrupted = tools::interrupted();
   audit_results(B::kInfo, options, expectations, campaign.results());
   ReportText text = B::report_text(env, options);
   if constexpr (requires(const B& b) { b.run_notes(); })

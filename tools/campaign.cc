@@ -16,6 +16,7 @@
 #include "tools/input_file.h"
 #include "tools/interrupt.h"
 #include "tools/json_output.h"
+#include "tools/sarif.h"
 
 namespace lockstep::tools {
 namespace {
@@ -27,6 +28,7 @@ struct Stats {
   size_t traces = 0, ops = 0, divergences = 0, fds_leaked = 0;
   double seconds = 0;
   std::map<std::string, std::string> findings;  // signature -> file written
+  std::vector<SarifFinding> sarif;              // the same, at the diverging op of the .txt
 };
 
 std::vector<Bytes> load_corpus(const fs::path& dir) {
@@ -93,9 +95,13 @@ void run_one(const Bytes& input, Stats& stats, const CampaignOptions& options, i
   auto model2 = B::model(trace.profile);
   auto target2 = B::target(trace.profile, mutant);
   auto full = run<typename B::P>(trace.ops, model2, target2);
-  std::ofstream(fs::path(file).replace_extension(".txt"))
-      << side_by_side<typename B::P>(trace.profile, trace.ops, full);
+  const fs::path readable = fs::path(file).replace_extension(".txt");
+  std::ofstream(readable) << side_by_side<typename B::P>(trace.profile, trace.ops, full);
   stats.findings[signature] = file.string();
+  const Divergence& shown = full.divergence ? *full.divergence : *verdict.divergence;
+  stats.sarif.push_back({rule_of_signature(signature), signature + " (" + file.string() + ")",
+                         signature, readable.string(),
+                         side_by_side_line(shown.index, trace.ops.size()), ""});
 }
 
 nlohmann::json phase_json(const char* phase, const Stats& s, bool timed) {
@@ -136,7 +142,8 @@ fs::path corpus_dir_of(const CampaignOptions& options) {
 }
 
 template <class B>
-int campaign(const CampaignOptions& options, nlohmann::json& out) {
+int campaign(const CampaignOptions& options, nlohmann::json& out,
+             std::vector<SarifFinding>& sarif) {
   const int mutant = impl_mutant_id(B::kName, options.impl_mutant);  // throws for an unknown name
   const fs::path corpus_dir = corpus_dir_of<B>(options);
   const std::vector<Bytes> corpus = load_corpus(corpus_dir);
@@ -173,6 +180,8 @@ int campaign(const CampaignOptions& options, nlohmann::json& out) {
     for (const auto& [signature, file] : stats->findings)
       out["findings"].push_back({{"signature", signature}, {"file", file}});
   out["interrupted"] = interrupted();
+  for (const auto* stats : {&replayed, &fuzzed})
+    sarif.insert(sarif.end(), stats->sarif.begin(), stats->sarif.end());
   if (!options.json) print_table(B::kName, replayed, fuzzed);
   if (interrupted()) std::cerr << "lockstep run: interrupted; the summary covers what ran\n";
   return replayed.divergences + fuzzed.divergences ? kFinding : kOk;
@@ -197,13 +206,19 @@ int list_profiles(const std::string& protocol) {
 
 int run_campaign(const CampaignOptions& options) {
   nlohmann::json out;
+  std::vector<SarifFinding> sarif;
   int code = kUsage;
   try {
-    code = with_binding(options.protocol,
-                        [&](auto binding) { return campaign<decltype(binding)>(options, out); });
+    code = with_binding(options.protocol, [&](auto binding) {
+      return campaign<decltype(binding)>(options, out, sarif);
+    });
   } catch (const std::exception& e) {  // InputError, or an unknown impl mutant
     std::cerr << "lockstep run: " << e.what() << "\n";
     out["error"] = e.what();
+  }
+  if (const int written = with_sarif(options.sarif_path, sarif, code); written != code) {
+    code = written;
+    out["error"] = options.sarif_path + ": cannot write the SARIF log";
   }
   if (options.json) std::cout << document("run", code, out).dump(2) << "\n";
   return code;

@@ -17,6 +17,7 @@ struct ReplayOptions {
   bool model_only = false;  // --target model: no real target, any profile
   std::string impl_mutant;  // a name of `lockstep mutants`, or "": it also names the protocol
   bool json = false;
+  std::string sarif_path;  // "" = no SARIF log (tools/sarif.h)
 };
 int replay(const ReplayOptions& options);
 
@@ -28,6 +29,7 @@ struct CampaignOptions {
   std::string findings_dir = "findings";
   std::string impl_mutant;  // a name of `lockstep mutants` for the protocol, or ""
   bool json = false;
+  std::string sarif_path;  // "" = no SARIF log; else one result per finding's readable program
 };
 // `lockstep run PROTOCOL --seconds N`: replays the shipped corpus, then runs random and mutated
 // inputs for N seconds; prints a summary table. Returns 1 if anything diverged.

@@ -39,6 +39,7 @@ namespace {
 
 using namespace lockstep::tools;
 const char* const kJsonHelp = "one JSON document (docs/lockstep-output.schema.json)";
+const char* const kSarifHelp = "also write the findings as SARIF 2.1.0 to FILE (tools/sarif.h)";
 
 // Every command's options and its CLI11 subcommand, filled by the add_* functions below.
 struct Cli {
@@ -76,6 +77,7 @@ void add_replay_and_run(CLI::App& app, Cli& c, const CLI::Validator& protocols) 
                    "profile: e.g. a proof counterexample under its negative variant)")
       ->check(CLI::IsMember({"impl", "model"}));
   c.replay_cmd->add_flag("--json", c.replay.json, kJsonHelp);
+  c.replay_cmd->add_option("--sarif", c.replay.sarif_path, kSarifHelp);
 
   // One impl mutant for replay and run (`lockstep mutants`); LOCKSTEP_IMPL_MUTANT is the default.
   const char* env_mutant = std::getenv("LOCKSTEP_IMPL_MUTANT");
@@ -98,6 +100,7 @@ void add_replay_and_run(CLI::App& app, Cli& c, const CLI::Validator& protocols) 
                         "where diverging inputs are written");
   c.run_cmd->add_option("--impl-mutant", c.impl_mutant, mutant_help);
   c.run_cmd->add_flag("--json", c.campaign.json, kJsonHelp);
+  c.run_cmd->add_option("--sarif", c.campaign.sarif_path, kSarifHelp);
 }
 
 void add_listings_corpus_and_fmt(CLI::App& app, Cli& c, const CLI::Validator& protocols) {
@@ -154,6 +157,8 @@ void add_peer_and_prove(CLI::App& app, Cli& c) {
                        "profiles");
   c.peer_cmd->add_flag("--no-type-map", c.peer_no_type_map,
                        "kvm: pass type and request numbers as-is");
+  c.peer_cmd->add_flag("--json", c.peer.json, kJsonHelp);
+  c.peer_cmd->add_option("--sarif", c.peer.sarif_path, kSarifHelp);
 
   c.prove_cmd = app.add_subcommand(
       "prove", "k-induction / BMC of the model's invariants, every profile and mutant");
@@ -164,6 +169,7 @@ void add_peer_and_prove(CLI::App& app, Cli& c) {
                           "write counterexamples as <invariant>__<profile>.txt/.bin here");
   c.prove_cmd->add_option("--corpus", c.prove.corpus_root,
                           "corpus root of the vacuity sample (default: corpus)");
+  c.prove_cmd->add_option("--sarif", c.prove.sarif_path, kSarifHelp);
 }
 
 int dispatch(Cli& c) {

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <stdexcept>
 #include <string_view>
 
@@ -11,40 +14,101 @@
 #include "proofs/vhost/binding.h"
 #include "tools/bindings.h"
 #include "tools/commands.h"
+#include "tools/exit_codes.h"
+#include "tools/sarif.h"
 
 namespace lockstep::tools {
+namespace {
+
+// Where a proof row's SARIF result points: the counterexample program --emit-corpus wrote, at its
+// last op (the step into the state that breaks the invariant); else the invariant's definition
+// in the project's sources (proofs/<protocol>/invariants/<name>.cc, its `Invariant name()` line).
+template <class B>
+std::pair<std::string, int> proof_location(const std::string& emit_corpus, const std::string& inv,
+                                           const std::string& profile, bool counterexample) {
+  const std::string program = emit_corpus + "/" + inv + "__" + profile + ".txt";
+  if (counterexample && !emit_corpus.empty() && std::filesystem::exists(program)) {
+    std::ifstream in(program);
+    const std::string text{std::istreambuf_iterator<char>(in), {}};
+    const auto& lines = B::parse(text).source.op_lines;
+    return {program, lines.empty() ? 0 : lines.back()};
+  }
+  const std::string source = std::string(LOCKSTEP_SOURCE_DIR) + "/proofs/" + std::string(B::kName) +
+                             "/invariants/" + inv + ".cc";
+  return {source, line_containing(source, "Invariant " + inv + "()")};
+}
+
+// Every row of a protocol's report that does not hold, as a SARIF result; a row the binding
+// accepts (a negative variant's expected failure) is kept, suppressed.
+template <class B>
+std::vector<SarifFinding> proof_findings(const nlohmann::json& report,
+                                         const std::string& emit_corpus) {
+  using lockstep::proofs::Status;
+  std::vector<SarifFinding> out;
+  for (const auto& row : report["results"]) {
+    const std::string result = row["result"], inv = row["invariant"], profile = row["profile"];
+    if (result == "holds") continue;
+    const Status status = result == "fails"     ? Status::Fails
+                          : result == "vacuous" ? Status::Vacuous
+                                                : Status::Unknown;
+    const auto* p = B::Proofs::find_profile(profile);
+    const auto [file, line] =
+        proof_location<B>(emit_corpus, inv, profile, row.contains("counterexample"));
+    const std::string signature =
+        "lockstep: proof " + std::string(B::kName) + "/" + inv + "/" + profile;
+    out.push_back(
+        {status == Status::Fails     ? sarif_rule::kProofFails
+         : status == Status::Vacuous ? sarif_rule::kProofVacuous
+                                     : sarif_rule::kProofUnknown,
+         signature + ": " + result + " (" + row["vacuity"]["verdict"].get<std::string>() + ")",
+         signature, file, line,
+         p && B::Proofs::acceptable(*p, status)
+             ? "profile " + profile +
+                   " is a negative variant: its proofs are meant to "
+                   "fail (proofs/" +
+                   std::string(B::kName) + "/binding.h)"
+             : ""});
+  }
+  return out;
+}
+
+}  // namespace
 
 int prove(const ProveOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const bool all = o.protocol == "all";
   if (!all && o.protocol != MshvBinding::kName && o.protocol != VhostBinding::kName) {
     std::cerr << "prove: unknown protocol '" << o.protocol << "' (mshv, vhost, all)\n";
-    return 2;
+    return with_sarif(o.sarif_path, {}, kUsage);
   }
   if (all && !o.profile.empty()) {
     std::cerr << "prove: --profile needs --protocol mshv or vhost\n";
-    return 2;
+    return with_sarif(o.sarif_path, {}, kUsage);
   }
   nlohmann::json reports = nlohmann::json::array();
+  std::vector<SarifFinding> sarif;
   int exit = 0;
   try {
     for (std::string_view protocol : {std::string_view("mshv"), std::string_view("vhost")}) {
       if (!all && protocol != o.protocol) continue;
       auto report = with_binding(protocol, [&](auto binding) {
-        return lockstep::proofs::prove<decltype(binding)>(
+        auto r = lockstep::proofs::prove<decltype(binding)>(
             {o.profile,
              o.emit_corpus,
              o.corpus_root.empty() ? default_corpus_root() : o.corpus_root,
              {}});
+        for (auto& f : proof_findings<decltype(binding)>(r.json, o.emit_corpus))
+          sarif.push_back(std::move(f));
+        return r;
       });
-      if (report.exit == 2) return 2;
+      if (report.exit == 2) return with_sarif(o.sarif_path, {}, kUsage);
       exit = std::max(exit, report.exit);
       if (!o.json) lockstep::proofs::print_report(std::cout, report.json);
       reports.push_back(std::move(report.json));
     }
   } catch (const std::invalid_argument& e) {
     std::cerr << "prove: " << e.what() << "\n";
-    return 2;
+    return with_sarif(o.sarif_path, {}, kUsage);
   }
   const double wall_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -58,7 +122,7 @@ int prove(const ProveOptions& o) {
   } else {
     std::cout << "prove: " << o.protocol << ": " << wall_ms << " ms wall\n";
   }
-  return exit;
+  return with_sarif(o.sarif_path, sarif, exit);
 }
 
 }  // namespace lockstep::tools

@@ -12,6 +12,7 @@ struct ProveOptions {
   std::string emit_corpus;  // directory, or empty
   std::string corpus_root;  // the vacuity sample <root>/programs/<target>/*.txt; empty:
                             // default_corpus_root()
+  std::string sarif_path;   // "" = none; else one result per failing or vacuous proof row
 };
 // Prints each protocol's report (text, or JSON: one object, or an array of them for "all") and
 // the wall time of the run; returns 0 when every protocol's results are acceptable to its

@@ -10,15 +10,35 @@
 #include "tools/exit_codes.h"
 #include "tools/input_file.h"
 #include "tools/json_output.h"
+#include "tools/sarif.h"
 
 namespace lockstep::tools {
 namespace {
 
-// One replay under one protocol: its exit code and, for --json, its verdict.
+// One replay under one protocol: its exit code and, for --json, its verdict; for --sarif its
+// findings.
 struct Replayed {
   int code = kOk;
   nlohmann::json json;
+  std::vector<SarifFinding> sarif;
 };
+
+// The divergence of a replay as a SARIF finding: at the offending op's line of a program, at the
+// whole file of a fuzz input (which has no lines).
+template <class Trace>
+SarifFinding divergence_finding(const InputFile& file, const Trace& trace, const Divergence& d) {
+  const size_t op = offending_op(d.index, trace.ops.size());
+  const std::vector<int>& lines = trace.source.op_lines;
+  std::string message = d.signature + " (op " + std::to_string(op + 1) + ", field " + d.field +
+                        (d.index < trace.ops.size() ? ")" : ", after the last op)");
+  for (const auto& fd : d.leaked) message += "; " + fd;
+  return {rule_of_signature(d.signature),
+          message,
+          d.signature,
+          file.path,
+          file.text && op < lines.size() ? lines[op] : 0,
+          ""};
+}
 
 // `--target model`: the model alone, under any profile (a proof counterexample replays under the
 // profile it fails): a second instance stands in for the target, so the side-by-side output is
@@ -61,6 +81,10 @@ Replayed replay_with(const InputFile& file, const ReplayOptions& o) {
   Replayed r{verdict.ok() && mismatches.empty() ? kOk : kFinding,
              verdict_json<typename B::P>(trace.profile, trace.ops, verdict)};
   r.json["annotation_mismatches"] = mismatches;
+  if (verdict.divergence) r.sarif.push_back(divergence_finding(file, trace, *verdict.divergence));
+  for (const auto& m : mismatches)
+    r.sarif.push_back(
+        {sarif_rule::kAnnotationMismatch, file.path + ": " + m, "", file.path, 0, ""});
   if (!o.impl_mutant.empty()) r.json["impl_mutant"] = o.impl_mutant;
   if (o.json) return r;
   std::cout << side_by_side<typename B::P>(trace.profile, trace.ops, verdict);
@@ -92,7 +116,8 @@ std::string protocol_of_mutant(const std::string& name) {
 // Replays `file` under the protocol it names or, for a fuzz input whose context names no
 // target, under both (both targets accept any byte string): the worse verdict wins, so an
 // input is never passed on a guess.
-int replay_file(const InputFile& file, const ReplayOptions& o, nlohmann::json& out) {
+int replay_file(const InputFile& file, const ReplayOptions& o, nlohmann::json& out,
+                std::vector<SarifFinding>& sarif) {
   if (!o.protocol.empty() && file.text && o.protocol != file.protocol)
     throw InputError(file.path + ": --protocol " + o.protocol + " but the program header says " +
                      file.protocol);
@@ -114,6 +139,7 @@ int replay_file(const InputFile& file, const ReplayOptions& o, nlohmann::json& o
        chosen.empty() ? std::vector<std::string>{"mshv", "vhost"} : std::vector{chosen}) {
     Replayed r = replay_as(protocol, file, o);
     worst = std::max(worst, r.code);
+    sarif.insert(sarif.end(), r.sarif.begin(), r.sarif.end());
     out["replays"].push_back(std::move(r.json));
   }
   return worst;
@@ -123,11 +149,12 @@ int replay_file(const InputFile& file, const ReplayOptions& o, nlohmann::json& o
 
 int replay(const ReplayOptions& o) {
   nlohmann::json out;
+  std::vector<SarifFinding> sarif;
   std::string error;
   int code = kOk;
   try {
     out["file"] = o.path;
-    code = replay_file(read_input(o.path), o, out);
+    code = replay_file(read_input(o.path), o, out, sarif);
   } catch (const InputError& e) {
     error = e.what();
   } catch (const ParseError& e) {
@@ -139,6 +166,10 @@ int replay(const ReplayOptions& o) {
     std::cerr << "lockstep replay: " << error << "\n";
     code = kUsage;
     out["error"] = error;
+  }
+  if (const int written = with_sarif(o.sarif_path, sarif, code); written != code) {
+    code = written;
+    out["error"] = o.sarif_path + ": cannot write the SARIF log";
   }
   if (o.json) std::cout << document("replay", code, out).dump(2) << "\n";
   return code;
