@@ -8,7 +8,8 @@
 //
 // A binding B (peers/kvm/kvm_campaign.h, peers/dpdk/dpdk_campaign.h) supplies:
 //   types     (BindingTypes) Trace (lockstep::Trace<Op>), Check (skipped: optional<Skip>,
-//             signature: "" when model and peer agree, verdict, side_by_side), Environment
+//             signature: "" when model and peer agree, side_by_side; optionally verdict, whose
+//             divergence pins a finding's SARIF line), Environment
 //             (unavailable: "" = can run)
 //   constant  kInfo (PeerInfo: names, corpus dirs and corpus profiles)
 //   static    probe() -> Environment; runs_profile(name); parse(text) -> Trace;
@@ -280,8 +281,9 @@ class Campaign {
               expected_class(expectations_, signature),
               binding_.classify(minimal, check),
               1};
-    if (check.verdict.divergence)
-      f.line = tools::side_by_side_line(check.verdict.divergence->index, minimal.ops.size());
+    if constexpr (requires { check.verdict.divergence; })
+      if (check.verdict.divergence)
+        f.line = tools::side_by_side_line(check.verdict.divergence->index, minimal.ops.size());
     write_finding(f, options_, trace.profile, results_.findings.size());
     results_.findings.emplace(signature, std::move(f));
   }

@@ -513,6 +513,8 @@ struct ProveOptions {
   std::string emit_corpus;  // directory, or empty
   std::string corpus_root = "corpus";
   CheckLimits limits;
+  bool (*stop)() =
+      nullptr;  // true: stop before the next proof (Ctrl-C); the report covers what ran
 };
 
 // Every invariant on every profile (or the one named), with its vacuity check, as the report of
@@ -546,11 +548,13 @@ ProveReport prove(const ProveOptions& o) {
   }
   z3::context c;  // one for the protocol: creating and tearing down one costs ~25 ms
   for (const auto* p : profiles) {
+    if (o.stop && o.stop()) break;
     Evaluator<E> ev(c, *p);
     const Sample sample = sample_ops<T>(ev, *p, programs);
     add_sample(out.json, p->name, sample);
     Prover<E> prover(c, *p, o.limits);
     for (const Invariant<E>& inv : B::invariants()) {
+      if (o.stop && o.stop()) break;
       auto r = prover.check(inv);
       r.vacuity.ops_accepted = sample.rejected.empty() && sample.representable > 0;
       if (r.status == Status::Holds && !r.vacuity.ops_accepted) r.status = Status::Vacuous;

@@ -15,6 +15,7 @@
 #include "tools/bindings.h"
 #include "tools/commands.h"
 #include "tools/exit_codes.h"
+#include "tools/interrupt.h"
 #include "tools/sarif.h"
 
 namespace lockstep::tools {
@@ -88,6 +89,7 @@ int prove(const ProveOptions& o) {
   nlohmann::json reports = nlohmann::json::array();
   std::vector<SarifFinding> sarif;
   int exit = 0;
+  install_interrupt_handler();
   try {
     for (std::string_view protocol : {std::string_view("mshv"), std::string_view("vhost")}) {
       if (!all && protocol != o.protocol) continue;
@@ -96,7 +98,8 @@ int prove(const ProveOptions& o) {
             {o.profile,
              o.emit_corpus,
              o.corpus_root.empty() ? default_corpus_root() : o.corpus_root,
-             {}});
+             {},
+             &interrupted});
         for (auto& f : proof_findings<decltype(binding)>(r.json, o.emit_corpus))
           sarif.push_back(std::move(f));
         return r;
@@ -114,14 +117,20 @@ int prove(const ProveOptions& o) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (o.json) {
     if (all) {
-      std::cout << nlohmann::json{{"wall_ms", wall_ms}, {"protocols", reports}}.dump(2) << "\n";
+      std::cout << nlohmann::json{{"wall_ms", wall_ms},
+                                  {"interrupted", interrupted()},
+                                  {"protocols", reports}}
+                       .dump(2)
+                << "\n";
     } else {
       reports[0]["wall_ms"] = wall_ms;
+      reports[0]["interrupted"] = interrupted();
       std::cout << reports[0].dump(2) << "\n";
     }
   } else {
     std::cout << "prove: " << o.protocol << ": " << wall_ms << " ms wall\n";
   }
+  if (interrupted()) std::cerr << "prove: interrupted; the report covers the proofs that ran\n";
   return with_sarif(o.sarif_path, sarif, exit);
 }
 

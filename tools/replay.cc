@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstdio>
 #include <iostream>
 #include <iterator>
 
@@ -79,12 +80,16 @@ Replayed replay_with(const InputFile& file, const ReplayOptions& o) {
   }();
   const std::vector<std::string> mismatches = B::note_mismatches(trace, verdict.model);
   Replayed r{verdict.ok() && mismatches.empty() ? kOk : kFinding,
-             verdict_json<typename B::P>(trace.profile, trace.ops, verdict)};
+             verdict_json<typename B::P>(trace.profile, trace.ops, verdict),
+             {}};
   r.json["annotation_mismatches"] = mismatches;
   if (verdict.divergence) r.sarif.push_back(divergence_finding(file, trace, *verdict.divergence));
-  for (const auto& m : mismatches)
+  for (const auto& m : mismatches) {  // "line N: ..." (note_mismatches of tools/bindings.h)
+    int line = 0;
+    std::sscanf(m.c_str(), "line %d:", &line);
     r.sarif.push_back(
-        {sarif_rule::kAnnotationMismatch, file.path + ": " + m, "", file.path, 0, ""});
+        {sarif_rule::kAnnotationMismatch, file.path + ": " + m, "", file.path, line, ""});
+  }
   if (!o.impl_mutant.empty()) r.json["impl_mutant"] = o.impl_mutant;
   if (o.json) return r;
   std::cout << side_by_side<typename B::P>(trace.profile, trace.ops, verdict);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/exit_codes.h"
+#include "tools/interrupt.h"
 
 namespace lockstep::tools {
 namespace {
@@ -108,7 +109,8 @@ json log_json(const std::vector<SarifFinding>& findings, int exit_code) {
            {"originalUriBaseIds", {{"CWD", {{"uri", "file://" + uri_path(cwd) + "/"}}}}},
            {"invocations",
             json::array({{{"executionSuccessful", exit_code == kOk || exit_code == kFinding},
-                          {"exitCode", exit_code}}})},
+                          {"exitCode", exit_code},
+                          {"properties", {{"interrupted", interrupted()}}}}})},
            {"results", results}};
   return {{"$schema",
            "https://raw.githubusercontent.com/schemastore/schemastore/master/src/schemas/json/"

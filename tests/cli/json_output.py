@@ -17,8 +17,9 @@ import time
 import jsonschema
 
 
-def run(binary, args, cwd):
-    p = subprocess.run([binary, *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+def run(binary, args, cwd, env=None):
+    p = subprocess.run([binary, *args], capture_output=True, text=True, timeout=120, cwd=cwd,
+                       env=None if env is None else {**os.environ, **env})
     return p.returncode, p.stdout, p.stderr
 
 
@@ -41,6 +42,14 @@ def main():
         bare = os.path.join(scratch, "crash-1")
         with open(bare, "wb") as f:
             f.write(bytes([1, 0, 0, 2, 0, 0, 0, 0]))
+        bad_expectations = os.path.join(scratch, "bad-expectations.txt")
+        with open(bad_expectations, "w") as f:
+            f.write("expect dpdk-22.11: lockstep: divergence x\n  clas: deviation\n")
+        peer = ["--json", "--seconds", "1", "--corpus", corpus, "--findings", "peer-findings"]
+        dpdk = ["peer", "dpdk", *peer]
+        dpdk_expectations = ["--expectations", os.path.join(root, "peers/dpdk/expectations.txt")]
+        # kvm runs where /dev/kvm is usable (exit 0 or 1); elsewhere its document is an exit 3.
+        kvm_runs = os.access("/dev/kvm", os.R_OK | os.W_OK)
         cases = [
             ("replay program", ["replay", "--json", os.path.join(
                 corpus, "programs", "mshv_device", "add_duplicate_eexist.txt")], 0),
@@ -53,9 +62,17 @@ def main():
             ("corpus check", ["corpus", "check", "--json", "--root", corpus], 0),
             ("corpus stale", ["corpus", "check", "--json", "--root", stale], 1),
             ("corpus malformed", ["corpus", "--json", "check", "--root", scratch], 2),
+            ("peer dpdk", [*dpdk, *dpdk_expectations], 0),
+            ("peer dpdk cannot run", [*dpdk, *dpdk_expectations], 3,
+             {"LOCKSTEP_DPDK_PEER": os.path.join(scratch, "no-such-peer")}),
+            ("peer dpdk unknown profile", [*dpdk, *dpdk_expectations, "--profile", "nosuch"], 2),
+            ("peer dpdk malformed expectations", [*dpdk, "--expectations", bad_expectations], 2),
+            ("peer kvm", ["peer", "kvm", *peer, "--expectations",
+                          os.path.join(root, "peers/kvm/expectations.txt")],
+             (0, 1) if kvm_runs else 3),
         ]
-        for label, args, expected in cases:
-            code, out, err = run(binary, args, scratch)
+        for label, args, expected, *env in cases:
+            code, out, err = run(binary, args, scratch, *env)
             try:
                 doc = json.loads(out)
             except json.JSONDecodeError as e:
@@ -64,7 +81,8 @@ def main():
             errors = [e.message for e in validator.iter_errors(doc)]
             if errors:
                 failures.append(f"{label}: invalid: {errors}")
-            if code != expected or doc.get("exit_code") != code:
+            if code not in (expected if isinstance(expected, tuple) else (expected,)) or \
+                    doc.get("exit_code") != code:
                 failures.append(f"{label}: exit {code} (document says {doc.get('exit_code')}), "
                                 f"expected {expected}\n{err}")
             documents.append(doc)
@@ -87,6 +105,19 @@ def main():
         "diverged without divergence": lambda d: d["replays"][0].update(verdict="diverged"),
         "ops as text": lambda d: d["replays"][0].update(ops="3"),
     }
+    peer_doc = next(d for d in documents if d["command"] == "peer" and d["exit_code"] == 0)
+    peer_mutations = {
+        "peer without counts": lambda d: d.pop("counts"),
+        "peer finding of an unknown class": lambda d: d["findings"].append(
+            {"signature": "spec: lockstep: divergence x", "class": "odd", "why": "", "file": "f",
+             "line": 2, "origin": "o", "hits": 1}),
+        "peer error document with counts": lambda d: d.update(exit_code=3, error="x"),
+    }
+    for label, mutate in peer_mutations.items():
+        doc = copy.deepcopy(peer_doc)
+        mutate(doc)
+        if validator.is_valid(doc):
+            failures.append(f"schema self-check: accepted a document with {label}")
     for label, mutate in mutations.items():
         doc = copy.deepcopy(replay)
         mutate(doc)
@@ -94,7 +125,7 @@ def main():
             failures.append(f"schema self-check: accepted a document with {label}")
     for f in failures:
         print("FAIL", f)
-    print(f"{len(cases)} commands, {len(mutations)} schema self-checks, {len(failures)} failures")
+    print(f"{len(cases)} commands, {len(mutations) + len(peer_mutations)} schema self-checks, {len(failures)} failures")
     return 1 if failures else 0
 
 
