@@ -1,6 +1,7 @@
 #include "peers/output.h"
 
 #include <iostream>
+#include <map>
 #include <vector>
 
 #include "tools/json_output.h"
@@ -43,10 +44,9 @@ json counts_json(const Results& r) {
     total.traces += t.traces, total.ops += t.ops, total.agree += t.agree;
     total.disagree += t.disagree, total.truncated += t.truncated, total.skipped += t.skipped;
   }
-  json by_class = json::object();
+  std::map<std::string, size_t> by_class;
   for (char kind : {'a', 'b', 'c', 's', '?'}) by_class[class_name(kind)] = 0;
-  for (const auto& [signature, f] : r.findings)
-    by_class[class_name(f.cls.kind)] = by_class[class_name(f.cls.kind)].get<int>() + 1;
+  for (const auto& [signature, f] : r.findings) by_class[class_name(f.cls.kind)]++;
   return {{"traces", total.traces},
           {"ops", total.ops},
           {"agreements", total.agree},

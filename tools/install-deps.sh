@@ -5,7 +5,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git clang-14 clang-format-14 libclang-rt-14-dev lld-14
   afl++ googletest libgtest-dev librapidcheck-dev libz3-dev libbenchmark-dev libcli11-dev
   nlohmann-json3-dev libfmt-dev dpdk-dev libdpdk-dev qemu-system-x86 qemu-utils python3 procps
-  libc++-14-dev libc++abi-14-dev llvm-14 zip unzip python3-yaml python3-jsonschema
+  libc++-14-dev libc++abi-14-dev llvm-14 zip unzip python3-yaml python3-jsonschema ca-certificates
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -26,7 +26,8 @@ fi
 # output against. Debian packages no copy, so it comes from the npm tarball of
 # @microsoft/jest-sarif 1.0.0-beta.0, checked against npm's published dist.integrity (pinned
 # here: `npm view @microsoft/jest-sarif@1.0.0-beta.0 dist.integrity`); only the schema is kept.
-# python3 (installed above) downloads it: a fresh Debian 12 has no curl or wget.
+# python3 (installed above, with ca-certificates for HTTPS) downloads it: a fresh Debian 12 has
+# no curl or wget.
 $SUDO python3 - <<'PY'
 import base64, hashlib, io, os, sys, tarfile, urllib.request
 URL = "https://registry.npmjs.org/@microsoft/jest-sarif/-/jest-sarif-1.0.0-beta.0.tgz"
