@@ -183,12 +183,9 @@ int parse(int argc, char** argv, DaemonOptions& o) {
       ->check(CLI::IsMember(lockstep::vhost::backend_profiles()))
       ->capture_default_str();
   app.add_option("--log", o.log_path, "append the log to FILE instead of stderr");
-  app.add_option("--log-level", o.level, "error, info (default) or debug (every message)")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, spdlog::level::level_enum>{{"error", spdlog::level::err},
-                                                           {"info", spdlog::level::info},
-                                                           {"debug", spdlog::level::debug}},
-          CLI::ignore_case));
+  std::string level = "info";
+  app.add_option("--log-level", level, "error, info (default) or debug (every message)")
+      ->transform(CLI::IsMember({"error", "info", "debug"}, CLI::ignore_case));
   app.add_option("--allow-uid", o.server.allow_uids, "also let this uid connect (repeatable)");
   app.add_option("--allow-gid", o.server.allow_gids, "also let this gid connect (repeatable)");
   app.add_option("--max-connections", o.server.max_connections,
@@ -204,6 +201,7 @@ int parse(int argc, char** argv, DaemonOptions& o) {
     std::fprintf(stderr, "lockstep-vhost-backend: one of --socket-path or --fd is required\n");
     return 2;
   }
+  o.level = spdlog::level::from_str(level == "error" ? "err" : level);
   o.server.backend = *lockstep::vhost::backend_options(o.profile);
   o.server.debug_messages = o.level <= spdlog::level::debug;
   return -1;

@@ -79,7 +79,7 @@ bool VhostServer::serve() {
     const int n = ::epoll_wait(epoll_.get(), events, 64, listener_paused ? kListenPauseMs : -1);
     if (n < 0 && errno != EINTR) {
       spdlog::error("epoll_wait: {}", std::strerror(errno));
-      break;
+      return false;
     }
     if (listener_paused && !spare_) spare_ = open_spare();
     if (listener_paused && spare_) {
@@ -112,7 +112,6 @@ bool VhostServer::serve() {
       if (!b.connected()) drop(tag);
     }
   }
-  return true;
 }
 
 void VhostServer::accept_pending() {

@@ -48,7 +48,7 @@ class VhostServer {
 
   // Serves until `stop_fd` is readable (a signalfd) or, for a connected socket, until that
   // connection is gone; every session is closed (rule D1) on the way out. False on a setup
-  // error (epoll, or a passed connection that is refused).
+  // error (epoll, a passed connection that is refused) or if epoll_wait fails.
   bool serve();
 
  private:

@@ -379,6 +379,36 @@ TEST(VhostDaemon, RefusesAnotherUidUnlessAllowed) {
   ::close(fd);
 }
 
+// A connected socket passed with --fd is checked too: its peer's credentials are those of the
+// process that created the socketpair (here nobody), so the daemon refuses and exits 1.
+TEST(VhostDaemon, RefusesAPassedConnectionFromAnotherUid) {
+  if (::getuid() != 0) GTEST_SKIP() << "needs root to create a socketpair as another uid";
+  auto [carrier, child_end] = stream_socketpair();
+  ASSERT_TRUE(carrier && child_end);
+  const pid_t pid = ::fork();
+  if (pid == 0) {  // nobody makes a socketpair and hands both ends over
+    if (::setgid(kNobody) != 0 || ::setuid(kNobody) != 0) ::_exit(3);
+    auto [a, b] = stream_socketpair();
+    const int both[] = {a.get(), b.get()};
+    ::_exit(wire::send_all(child_end.get(), wire::frame({0, V, 0}, {}), both) == 0 ? 0 : 1);
+  }
+  child_end.reset();
+  Frontend fe(std::move(carrier));
+  Frontend::Reply r;
+  ASSERT_EQ(fe.recv(r, 5000, true), Frontend::Recv::kReply);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_EQ(r.fds.size(), 2u);
+  Scratch s;
+  const std::string log = s.path("log");
+  const int passed = r.fds[0].fd.get();
+  Daemon d({"--fd", std::to_string(passed), "--log", log}, passed);
+  r.fds[0].fd.reset();
+  EXPECT_EQ(d.wait_exit(5000), 1);
+  EXPECT_NE(read_file(log).find("uid 65534 gid 65534 may not connect"), std::string::npos)
+      << read_file(log);
+}
+
 TEST(VhostDaemon, RefusesConnectionsBeyondTheMaximum) {
   Scratch s;
   const std::string path = s.path("max.sock"), log = s.path("log");
@@ -410,9 +440,14 @@ TEST(VhostDaemon, RefusesConnectionsWhenOutOfFdsAndRecovers) {
     Frontend fe = Frontend::connect(path);
     Frontend::Reply r;
     ASSERT_TRUE(fe.connected());
-    ASSERT_EQ(fe.send(uapi::kGetFeatures, V, {}), 0);
+    const int sent = fe.send(uapi::kGetFeatures, V, {});
+    if (sent != 0) {  // refused before the request went out
+      EXPECT_TRUE(sent == -EPIPE || sent == -ECONNRESET) << sent;
+      ++refused;
+      continue;
+    }
     const Frontend::Recv got = fe.recv(r, 5000);
-    ASSERT_NE(got, Frontend::Recv::kTimeout) << "connection " << i;
+    ASSERT_NE(got, Frontend::Recv::kTimeout) << "connection " << i;  // never left hanging
     if (got == Frontend::Recv::kClosed) ++refused;
     held.push_back(std::move(fe));
   }
