@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git clang-14 clang-format-14 libclang-rt-14-dev lld-14
   afl++ googletest libgtest-dev librapidcheck-dev libz3-dev libbenchmark-dev libcli11-dev
-  nlohmann-json3-dev libfmt-dev dpdk-dev libdpdk-dev qemu-system-x86 qemu-utils python3 procps
+  nlohmann-json3-dev libfmt-dev libspdlog-dev dpdk-dev libdpdk-dev qemu-system-x86 qemu-utils python3 procps
   libc++-14-dev libc++abi-14-dev llvm-14 zip unzip python3-yaml python3-jsonschema ca-certificates
 )
 missing=()

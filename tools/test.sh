@@ -6,3 +6,8 @@ bash tools/install-deps.sh
 cmake --preset default
 cmake --build build/default -j"$(nproc)"
 ctest --preset default
+# The same tests under AddressSanitizer + UBSan (no recovery), except the cfl label (its own
+# sanitizer builds) and hostile (its RSS bound cannot hold under ASan's quarantine).
+cmake --preset asan
+cmake --build build/asan -j"$(nproc)"
+ctest --preset asan

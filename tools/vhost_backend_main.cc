@@ -5,33 +5,36 @@
 //   lockstep-vhost-backend --socket-path PATH | --fd FDNUM  [--profile spec]
 //                          [--log FILE] [--log-level error|info|debug]
 //                          [--allow-uid UID]... [--allow-gid GID]... [--max-connections N]
-//   lockstep-vhost-backend --print-capabilities
+//   lockstep-vhost-backend --print-capabilities [anything]
 //
 // --socket-path (alias --socket) creates the listening UNIX socket (mode 0600; a stale socket
-// file nobody listens on is replaced) and removes it on exit; --fd serves a listening socket the
-// parent passed. "ready" is printed on stdout once listening. Every connection is served (a
-// QEMU migration source and destination may share one daemon; reconnects are new sessions)
-// after an SO_PEERCRED check: root, the daemon's own uid and the --allow-uid/--allow-gid ids
-// may connect; anyone else, and any connection beyond --max-connections, is logged and closed
-// before a byte is read. Runs until SIGTERM or SIGINT, then closes every session (rule D1).
-// Log: one line per event, "2026-12-02T08:16:23.123456Z info ...": errors and refusals at
-// error, connections at info (the default), every message and reply at debug only, so the
-// default log costs no write per message.
-// Exit status: 0 after a signal or --print-capabilities, 1 on a setup error, 2 on a usage error.
+// file nobody listens on is replaced) and removes it on exit. --fd FDNUM is "the vhost-user
+// socket" the parent started us with; the convention does not say which kind, and both are in
+// use, so either works: a listening socket is served like --socket-path (the parent keeps its
+// file), a connected stream socket is served as the one session, and the daemon exits 0 when
+// it ends. --print-capabilities prints {"type": "net"} and exits 0, ignoring every other
+// argument as the convention asks. "ready" is printed on stdout once serving. Connections are
+// served by tools/vhost_server.h (who may connect, how many, running out of fds). Runs until
+// SIGTERM or SIGINT, then closes every session (rule D1).
+// Log (spdlog): one line per event, "2026-12-02T08:16:23.123456Z info ...": errors and
+// refusals at error, connections at info (the default), every message and reply at debug only,
+// so the default log costs no write per message.
+// Exit status: 0 after a signal, the end of a passed connection or --print-capabilities; 1 on a
+// setup error (including a passed connection whose peer is refused); 2 on a usage error.
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
-#include <algorithm>
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -40,49 +43,41 @@
 
 #include "impl/vhost/backend.h"
 #include "impl/vhost/wire.h"
+#include "tools/vhost_server.h"
 
 namespace {
 
-using lockstep::vhost::Backend;
-using lockstep::vhost::BackendOptions;
+using lockstep::vhost::ServerOptions;
 using lockstep::vhost::UniqueFd;
-
-enum class Level { Error, Info, Debug };
 
 struct DaemonOptions {
   std::string socket_path;
-  int listen_fd = -1;
+  int fd = -1;
   std::string profile = "spec";
   std::string log_path;
-  Level level = Level::Info;
-  std::vector<uid_t> allow_uids;
-  std::vector<gid_t> allow_gids;
-  size_t max_connections = 256;
-  bool print_capabilities = false;
+  spdlog::level::level_enum level = spdlog::level::info;
+  ServerOptions server;
 };
 
-FILE* g_log = stderr;
-Level g_level = Level::Info;
-
-// A hand-written line logger rather than a logging library: one format, three levels, and the
-// daemon must not pull a dependency into impl/'s users.
-void logf(Level level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
-void logf(Level level, const char* fmt, ...) {
-  if (level > g_level) return;
-  timespec ts;
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  tm utc;
-  ::gmtime_r(&ts.tv_sec, &utc);
-  char when[32];
-  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &utc);
-  static constexpr const char* kNames[] = {"error", "info", "debug"};
-  std::fprintf(g_log, "%s.%06ldZ %s ", when, ts.tv_nsec / 1000, kNames[static_cast<int>(level)]);
-  va_list ap;
-  va_start(ap, fmt);
-  std::vfprintf(g_log, fmt, ap);
-  va_end(ap);
-  std::fputc('\n', g_log);
-  std::fflush(g_log);
+// The daemon's log: spdlog, single-threaded sinks (one event loop), ISO-8601 UTC with
+// microseconds, flushed per line (lines are rare at the default level; a crash loses none).
+bool set_up_log(const DaemonOptions& o) {
+  spdlog::sink_ptr sink;
+  try {
+    if (o.log_path.empty())
+      sink = std::make_shared<spdlog::sinks::stderr_sink_st>();
+    else
+      sink = std::make_shared<spdlog::sinks::basic_file_sink_st>(o.log_path, false);
+  } catch (const spdlog::spdlog_ex& e) {
+    std::fprintf(stderr, "lockstep-vhost-backend: --log %s: %s\n", o.log_path.c_str(), e.what());
+    return false;
+  }
+  auto logger = std::make_shared<spdlog::logger>("lockstep-vhost-backend", std::move(sink));
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l %v", spdlog::pattern_time_type::utc);
+  logger->set_level(o.level);
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(std::move(logger));
+  return true;
 }
 
 // Binds and listens on `path`. A socket file nobody accepts on is stale and replaced; a live
@@ -91,149 +86,85 @@ UniqueFd listen_on(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof addr.sun_path) {
-    logf(Level::Error, "socket path must be 1..%zu bytes", sizeof addr.sun_path - 1);
+    spdlog::error("socket path must be 1..{} bytes", sizeof addr.sun_path - 1);
     return UniqueFd();
   }
   std::memcpy(addr.sun_path, path.c_str(), path.size());
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
-      logf(Level::Error, "%s exists and is not a socket", path.c_str());
+      spdlog::error("{} exists and is not a socket", path);
       return UniqueFd();
     }
     UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (probe && ::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-      logf(Level::Error, "%s: another back-end is listening there", path.c_str());
+      spdlog::error("{}: another back-end is listening there", path);
       return UniqueFd();
     }
-    logf(Level::Info, "replacing stale socket %s", path.c_str());
+    spdlog::info("replacing stale socket {}", path);
     ::unlink(path.c_str());
   }
   UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!sock) {
-    logf(Level::Error, "socket: %s", std::strerror(errno));
+    spdlog::error("socket: {}", std::strerror(errno));
     return UniqueFd();
   }
   const mode_t old_mask = ::umask(0177);  // the socket file is created 0600
   const int rc = ::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   ::umask(old_mask);
   if (rc != 0 || ::chmod(path.c_str(), 0600) != 0 || ::listen(sock.get(), SOMAXCONN) != 0) {
-    logf(Level::Error, "bind/listen %s: %s", path.c_str(), std::strerror(errno));
+    spdlog::error("bind/listen {}: {}", path, std::strerror(errno));
     return UniqueFd();
   }
   return sock;
 }
 
-// --fd: a socket the parent already bound and made listen. Taken over (close-on-exec,
-// non-blocking) after checking it is one.
-UniqueFd adopt_listener(int fd) {
-  int listening = 0;
+// --fd: the socket the parent passed, taken over (close-on-exec; a listener non-blocking). A
+// listening socket, or a connected AF_UNIX stream socket (*connected); anything else is an error.
+UniqueFd adopt(int fd, bool* connected) {
+  int listening = 0, type = 0, domain = 0;
   socklen_t len = sizeof listening;
-  if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) {
-    logf(Level::Error, "--fd %d is not a listening socket: %s", fd,
-         errno ? std::strerror(errno) : "not listening");
+  if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0) {
+    spdlog::error("--fd {} is not a socket: {}", fd, std::strerror(errno));
+    return UniqueFd();
+  }
+  len = sizeof type;
+  ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+  len = sizeof domain;
+  ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len);
+  sockaddr_un peer{};
+  len = sizeof peer;
+  *connected = !listening;
+  if (type != SOCK_STREAM || domain != AF_UNIX ||
+      (!listening && ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0)) {
+    spdlog::error("--fd {} is neither a listening nor a connected AF_UNIX stream socket", fd);
     return UniqueFd();
   }
   if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 ||
-      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
-    logf(Level::Error, "--fd %d: fcntl: %s", fd, std::strerror(errno));
+      (listening && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)) {
+    spdlog::error("--fd {}: fcntl: {}", fd, std::strerror(errno));
     return UniqueFd();
   }
   return UniqueFd(fd);
 }
 
-// SO_PEERCRED of an accepted connection, checked before anything is read from it.
-bool peer_allowed(int sock, const DaemonOptions& o, ucred& cred) {
-  socklen_t len = sizeof cred;
-  if (::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return false;
-  if (cred.uid == 0 || cred.uid == ::getuid()) return true;
-  return std::find(o.allow_uids.begin(), o.allow_uids.end(), cred.uid) != o.allow_uids.end() ||
-         std::find(o.allow_gids.begin(), o.allow_gids.end(), cred.gid) != o.allow_gids.end();
+// Raises the soft RLIMIT_NOFILE to the hard limit: every connection costs fds, and a hostile
+// client can make each hold up to kFdsPerConnection. Warns when --max-connections times that
+// cannot fit (connections then find fds short: refused at accept, closed at recvmsg).
+void raise_fd_limit(size_t max_connections) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) ::getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  const rlim_t worst = max_connections * lockstep::vhost::kFdsPerConnection + 16;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < worst)
+    spdlog::warn(
+        "RLIMIT_NOFILE {} < {} (--max-connections {} x {} fds each): connections may "
+        "be refused for lack of fds",
+        rl.rlim_cur, worst, max_connections, lockstep::vhost::kFdsPerConnection);
 }
-
-struct Connection {
-  unsigned id;
-  std::unique_ptr<Backend> backend;
-};
-
-class Daemon {
- public:
-  Daemon(const DaemonOptions& o, UniqueFd listener, UniqueFd sigfd)
-      : o_(o),
-        options_(*lockstep::vhost::backend_options(o.profile)),
-        listener_(std::move(listener)),
-        sigfd_(std::move(sigfd)) {}
-
-  // Serves until a signal; every session is closed (D1) on the way out.
-  void serve() {
-    while (poll_once()) {
-    }
-    for (Connection& c : conns_) c.backend->disconnect("daemon exit");
-    conns_.clear();
-  }
-
- private:
-  bool poll_once() {
-    std::vector<pollfd> pfds{{sigfd_.get(), POLLIN, 0}, {listener_.get(), POLLIN, 0}};
-    for (const Connection& c : conns_)
-      pfds.push_back({c.backend->socket_fd(),
-                      static_cast<short>(c.backend->output_pending() ? POLLOUT : POLLIN), 0});
-    if (::poll(pfds.data(), pfds.size(), -1) < 0) {
-      if (errno == EINTR) return true;
-      logf(Level::Error, "poll: %s", std::strerror(errno));
-      return false;
-    }
-    if (pfds[0].revents) {
-      signalfd_siginfo si{};
-      (void)!::read(sigfd_.get(), &si, sizeof si);
-      logf(Level::Info, "signal %u: shutting down", si.ssi_signo);
-      return false;
-    }
-    for (size_t i = 0; i < conns_.size(); ++i)
-      if (pfds[i + 2].revents) conns_[i].backend->handle_readable();
-    std::erase_if(conns_, [](const Connection& c) {
-      if (c.backend->connected()) return false;
-      logf(Level::Info, "conn=%u gone (%llu messages)", c.id,
-           static_cast<unsigned long long>(c.backend->messages_handled()));
-      return true;
-    });
-    if (pfds[1].revents & POLLIN) accept_one();
-    return true;
-  }
-
-  void accept_one() {
-    UniqueFd sock(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-    if (!sock) {
-      if (errno != EAGAIN && errno != EINTR) logf(Level::Error, "accept: %s", std::strerror(errno));
-      return;
-    }
-    ucred cred{};
-    if (!peer_allowed(sock.get(), o_, cred)) {
-      logf(Level::Error, "refused: pid %d uid %u gid %u may not connect (--allow-uid/--allow-gid)",
-           cred.pid, cred.uid, cred.gid);
-      return;  // closed before a byte is read
-    }
-    if (conns_.size() >= o_.max_connections) {
-      logf(Level::Error, "refused: pid %d uid %u: %zu connections already (--max-connections)",
-           cred.pid, cred.uid, conns_.size());
-      return;
-    }
-    const unsigned id = next_id_++;
-    logf(Level::Info, "conn=%u accepted (pid %d uid %u)", id, cred.pid, cred.uid);
-    Backend::Logger logger;
-    if (g_level >= Level::Debug)
-      logger = [id](const std::string& line) {
-        logf(Level::Debug, "conn=%u %s", id, line.c_str());
-      };
-    conns_.push_back({id, std::make_unique<Backend>(std::move(sock), options_, logger)});
-  }
-
-  const DaemonOptions& o_;
-  const BackendOptions options_;
-  UniqueFd listener_, sigfd_;
-  std::vector<Connection> conns_;
-  unsigned next_id_ = 1;
-};
 
 // Parses argv into `o`; returns an exit status when the program should stop (help: 0, usage
 // error: 2), or -1 to go on.
@@ -241,23 +172,24 @@ int parse(int argc, char** argv, DaemonOptions& o) {
   CLI::App app{"lockstep vhost-user back-end daemon (docs/vhost-backend-rules.md)"};
   auto* path = app.add_option("--socket-path,--socket", o.socket_path,
                               "create and listen on this UNIX socket");
-  auto* fd = app.add_option("--fd", o.listen_fd, "serve this listening socket (from the parent)")
+  auto* fd = app.add_option("--fd", o.fd,
+                            "serve this socket from the parent: listening, or one connection")
                  ->check(CLI::NonNegativeNumber);
   path->excludes(fd);
-  app.add_flag("--print-capabilities", o.print_capabilities,
+  bool capabilities = false;  // handled before parsing (main): listed for --help
+  app.add_flag("--print-capabilities", capabilities,
                "print the back-end's capabilities as JSON and exit");
   app.add_option("--profile", o.profile, "back-end behaviour")
       ->check(CLI::IsMember(lockstep::vhost::backend_profiles()))
       ->capture_default_str();
   app.add_option("--log", o.log_path, "append the log to FILE instead of stderr");
-  app.add_option("--log-level", o.level, "error, info (default) or debug (every message)")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, Level>{
-              {"error", Level::Error}, {"info", Level::Info}, {"debug", Level::Debug}},
-          CLI::ignore_case));
-  app.add_option("--allow-uid", o.allow_uids, "also let this uid connect (repeatable)");
-  app.add_option("--allow-gid", o.allow_gids, "also let this gid connect (repeatable)");
-  app.add_option("--max-connections", o.max_connections, "refuse connections beyond N")
+  std::string level = "info";
+  app.add_option("--log-level", level, "error, info (default) or debug (every message)")
+      ->transform(CLI::IsMember({"error", "info", "debug"}, CLI::ignore_case));
+  app.add_option("--allow-uid", o.server.allow_uids, "also let this uid connect (repeatable)");
+  app.add_option("--allow-gid", o.server.allow_gids, "also let this gid connect (repeatable)");
+  app.add_option("--max-connections", o.server.max_connections,
+                 "refuse connections beyond N at once")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   try {
@@ -265,30 +197,30 @@ int parse(int argc, char** argv, DaemonOptions& o) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  if (!o.print_capabilities && o.socket_path.empty() && o.listen_fd < 0) {
+  if (o.socket_path.empty() && o.fd < 0) {
     std::fprintf(stderr, "lockstep-vhost-backend: one of --socket-path or --fd is required\n");
     return 2;
   }
+  o.level = spdlog::level::from_str(level == "error" ? "err" : level);
+  o.server.backend = *lockstep::vhost::backend_options(o.profile);
+  o.server.debug_messages = o.level <= spdlog::level::debug;
   return -1;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The convention: print the capabilities and exit successfully, whatever else was given.
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--print-capabilities") == 0) {
+      // vhost-user.json VHostUserBackendCapabilities: a net back-end has no "features" list.
+      std::printf("{\n  \"type\": \"net\"\n}\n");
+      return 0;
+    }
   DaemonOptions o;
   if (int rc = parse(argc, argv, o); rc >= 0) return rc;
-  if (o.print_capabilities) {  // vhost-user.json VHostUserBackendCapabilities: a net back-end
-    std::printf("{\n  \"type\": \"net\"\n}\n");
-    return 0;
-  }
-  if (!o.log_path.empty()) {
-    g_log = std::fopen(o.log_path.c_str(), "ae");
-    if (!g_log) {
-      std::fprintf(stderr, "error: %s: %s\n", o.log_path.c_str(), std::strerror(errno));
-      return 1;
-    }
-  }
-  g_level = o.level;
+  if (!set_up_log(o)) return 1;
+  raise_fd_limit(o.server.max_connections);
 
   // SIGTERM/SIGINT arrive through a signalfd; SIGPIPE cannot hurt (MSG_NOSIGNAL everywhere).
   sigset_t stop;
@@ -298,16 +230,19 @@ int main(int argc, char** argv) {
   if (::sigprocmask(SIG_BLOCK, &stop, nullptr) != 0) return 1;
   ::signal(SIGPIPE, SIG_IGN);
   UniqueFd sigfd(::signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK));
-  UniqueFd listener = o.listen_fd >= 0 ? adopt_listener(o.listen_fd) : listen_on(o.socket_path);
-  if (!sigfd || !listener) return 1;
+  bool connected = false;
+  UniqueFd sock = o.fd >= 0 ? adopt(o.fd, &connected) : listen_on(o.socket_path);
+  if (!sigfd || !sock) return 1;
 
-  logf(Level::Info, "listening on %s (profile %s, pid %d)",
-       o.listen_fd >= 0 ? ("fd " + std::to_string(o.listen_fd)).c_str() : o.socket_path.c_str(),
-       o.profile.c_str(), ::getpid());
+  spdlog::info("{} {} (profile {}, pid {}, up to {} connections)",
+               connected ? "serving the connection on" : "listening on",
+               o.fd >= 0 ? "fd " + std::to_string(o.fd) : o.socket_path, o.profile, ::getpid(),
+               o.server.max_connections);
   std::printf("ready\n");
   std::fflush(stdout);
-  Daemon(o, std::move(listener), std::move(sigfd)).serve();
-  if (o.listen_fd < 0) ::unlink(o.socket_path.c_str());  // ours to remove; a passed fd is not
-  logf(Level::Info, "exit");
-  return 0;
+  lockstep::vhost::VhostServer server(o.server, std::move(sock), connected, std::move(sigfd));
+  const bool ok = server.serve();
+  if (o.fd < 0) ::unlink(o.socket_path.c_str());  // ours to remove; a passed fd is not
+  spdlog::info("exit");
+  return ok ? 0 : 1;
 }
