@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/table.h"
 #include "impl/mshv/device_layer.h"
 #include "impl/vhost/backend.h"
 
@@ -82,14 +83,12 @@ std::string impl_mutants_json() {
 }
 
 std::string impl_mutants_markdown() {
-  std::string out =
-      "| protocol | name | corrupts | caught on the shipped corpus as | defect | mirrors |\n"
-      "|---|---|---|---|---|---|\n";
+  Table t{"protocol", "name", "corrupts", "caught on the shipped corpus as", "defect", "mirrors"};
   for (const ImplMutant& m : kMutants)
-    out += "| " + std::string(m.protocol) + " | `" + std::string(m.name) + "` | `" +
-           std::string(m.field) + "` | `" + m.signature() + "` | " + cell(m.summary) + " | " +
-           (m.source.empty() ? "classic slip" : cell(m.source)) + " |\n";
-  return out;
+    t.row({std::string(m.protocol), "`" + std::string(m.name) + "`",
+           "`" + std::string(m.field) + "`", "`" + m.signature() + "`", cell(m.summary),
+           m.source.empty() ? "classic slip" : cell(m.source)});
+  return t.markdown();
 }
 
 }  // namespace lockstep

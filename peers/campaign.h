@@ -42,6 +42,7 @@
 #include "peers/skip.h"
 #include "tools/interrupt.h"
 #include "tools/sarif.h"
+#include "tools/progress.h"
 
 namespace lockstep::peers {
 
@@ -198,7 +199,10 @@ class Campaign {
   // op the peer cannot take.
   void run_corpus() {
     const auto programs = load_corpus<B>(options_.corpus_root);
-    for (const auto& profile : corpus_profiles(B::kInfo, options_.profile)) {
+    const auto profiles = corpus_profiles(B::kInfo, options_.profile);
+    size_t done = 0;
+    progress_.phase("corpus", "traces", programs.size() * profiles.size());
+    for (const auto& profile : profiles) {
       size_t whole = 0, cut = 0, none = 0;
       auto tally = [&]() -> Tally& { return results_.tallies[profile + " | corpus"]; };
       for (const auto& program : programs) {
@@ -220,6 +224,7 @@ class Campaign {
           whole++;
         }
         record(t, "corpus", "corpus program " + program.name);
+        progress_.update(++done);
       }
       results_.corpus_notes.push_back(corpus_note(profile, programs.size(), whole, cut, none));
     }
@@ -231,13 +236,16 @@ class Campaign {
     const auto start = std::chrono::steady_clock::now();
     const auto deadline = start + std::chrono::duration<double>(options_.seconds);
     size_t n = 0;
+    progress_.phase_until("generated", "traces", deadline);
     while (!tools::interrupted() && std::chrono::steady_clock::now() < deadline) {
       Trace t = binding_.generate(rng, options_.profile);
       if (t.ops.empty()) continue;
       record(t, "generated",
              "generated trace #" + std::to_string(n++) + " (seed " + std::to_string(options_.seed) +
                  ")");
+      progress_.update(n);
     }
+    progress_.clear();
     results_.generated_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
@@ -284,6 +292,7 @@ class Campaign {
     if constexpr (requires { check.verdict.divergence; })
       if (check.verdict.divergence)
         f.line = tools::side_by_side_line(check.verdict.divergence->index, minimal.ops.size());
+    progress_.clear();  // the finding's lines start at column 0
     write_finding(f, options_, trace.profile, results_.findings.size());
     results_.findings.emplace(signature, std::move(f));
   }
@@ -292,6 +301,7 @@ class Campaign {
   B& binding_;
   const Expectations& expectations_;
   Results results_;
+  tools::Progress progress_{std::string("lockstep peer ") + B::kInfo.name};
 };
 
 // The whole of `lockstep peer NAME`: 0 the expectations file explains what was seen, 1 it does

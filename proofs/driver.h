@@ -515,6 +515,7 @@ struct ProveOptions {
   CheckLimits limits;
   bool (*stop)() =
       nullptr;  // true: stop before the next proof (Ctrl-C); the report covers what ran
+  std::function<void()> on_result;  // after each row (the progress line); may be empty
 };
 
 // Every invariant on every profile (or the one named), with its vacuity check, as the report of
@@ -558,10 +559,12 @@ ProveReport prove(const ProveOptions& o) {
       auto r = prover.check(inv);
       r.vacuity.ops_accepted = sample.rejected.empty() && sample.representable > 0;
       if (r.status == Status::Holds && !r.vacuity.ops_accepted) r.status = Status::Vacuous;
-      if (!B::acceptable(*p, r.status)) out.exit = 1;
+      const bool expected = B::acceptable(*p, r.status);
+      if (!expected) out.exit = 1;
       if (!o.emit_corpus.empty() && r.counterexample && !inv.auxiliary)
         emit_counterexample<B>(o.emit_corpus, inv.name, *r.counterexample);
-      add_result(out.json, r, p->mutant, [](const auto& t) { return print_text(t); });
+      add_result(out.json, r, p->mutant, expected, [](const auto& t) { return print_text(t); });
+      if (o.on_result) o.on_result();
     }
   }
   return out;

@@ -1,12 +1,10 @@
 // The `lockstep prove` report shared by both protocols, built as JSON (what --json prints) and
-// printed as text from the same object: the scope (bounds, exclusions), the corpus sample of the
-// vacuity check per profile, one row per invariant x profile (result, k, vacuity, time), each
-// failing row with its counterexample program.
+// printed as text from the same object (tools/proof_text.h): the scope (bounds, exclusions), the
+// corpus sample of the vacuity check per profile, one row per invariant x profile (result, k,
+// vacuity, time), each failing row with its counterexample program.
 #pragma once
 #include <algorithm>
 #include <cstddef>
-#include <iomanip>
-#include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -61,8 +59,11 @@ inline void add_sample(nlohmann::json& report, const std::string& profile, const
 
 // Result: {invariant, profile, status, k, ms, counterexample, vacuity}; to_string(status) is
 // found by argument-dependent lookup; print_trace renders a counterexample as a program.
+// `expected`: the protocol's binding accepts the result (it leaves the exit code 0), such as a
+// negative variant failing.
 template <class Result, class PrintTrace>
-void add_result(nlohmann::json& report, const Result& r, bool mutant, PrintTrace print_trace) {
+void add_result(nlohmann::json& report, const Result& r, bool mutant, bool expected,
+                PrintTrace print_trace) {
   const auto& v = r.vacuity;
   const std::string status = to_string(r.status);
   nlohmann::json vac{{"premises_satisfiable", v.premises},
@@ -75,7 +76,9 @@ void add_result(nlohmann::json& report, const Result& r, bool mutant, PrintTrace
                                          : "unknown";
   nlohmann::json x{{"invariant", r.invariant},
                    {"profile", r.profile},
+                   {"mutant", mutant},
                    {"result", status},
+                   {"expected", expected},
                    {"k", r.k},
                    {"ms", r.ms},
                    {"vacuity", vac}};
@@ -84,47 +87,6 @@ void add_result(nlohmann::json& report, const Result& r, bool mutant, PrintTrace
   report["total_ms"] = report["total_ms"].get<double>() + r.ms;
   if (!mutant) report["shipped_ms"] = report["shipped_ms"].get<double>() + r.ms;
   report["vacuity_ms"] = report["vacuity_ms"].get<double>() + v.ms;
-}
-
-// The text form of one protocol's report.
-inline void print_report(std::ostream& out, const nlohmann::json& j) {
-  out << j["protocol"].get<std::string>() << ": " << j["method"].get<std::string>() << ":\n";
-  for (const auto& b : j["bounds"])
-    out << "  " << b["name"].get<std::string>() << ": " << b["what"].get<std::string>() << "\n";
-  out << "outside the abstraction (not covered):\n";
-  for (const auto& x : j["exclusions"])
-    out << "  " << x["name"].get<std::string>() << ": " << x["what"].get<std::string>() << "\n";
-  out << "vacuity sample (" << j["corpus_sample"].get<std::string>()
-      << "), ops representable / accepted by valid() per profile:\n ";
-  for (const auto& [profile, s] : j["samples"].items()) {
-    out << " " << profile << " " << s["representable"] << "/" << s["accepted"];
-    for (const auto& where : s["rejected"]) out << " REJECTED " << where.get<std::string>();
-  }
-  out << "\n";
-  size_t inv_w = 10, prof_w = 8;
-  for (const auto& r : j["results"]) {
-    inv_w = std::max(inv_w, r["invariant"].get<std::string>().size() + 2);
-    prof_w = std::max(prof_w, r["profile"].get<std::string>().size() + 2);
-  }
-  out << std::left << std::setw(inv_w) << "invariant" << std::setw(prof_w) << "profile"
-      << std::setw(9) << "result" << std::setw(4) << "k" << std::setw(9) << "witness"
-      << "time ms\n";
-  for (const auto& r : j["results"]) {
-    const auto& v = r["vacuity"];
-    const std::string verdict = v["verdict"].get<std::string>();
-    out << std::left << std::setw(inv_w) << r["invariant"].get<std::string>() << std::setw(prof_w)
-        << r["profile"].get<std::string>() << std::setw(9) << r["result"].get<std::string>()
-        << std::setw(4) << r["k"].get<int>() << std::setw(9)
-        << (verdict == "counterexample" ? std::string("-")
-                                        : std::to_string(v["antecedent_witness_depth"].get<int>()))
-        << std::fixed << std::setprecision(1) << r["ms"].get<double>();
-    if (verdict.rfind("vacuous", 0) == 0) out << "  " << verdict;
-    out << "\n";
-  }
-  out << std::fixed << std::setprecision(1) << "shipped profiles: " << j["shipped_ms"].get<double>()
-      << " ms; all: " << j["total_ms"].get<double>()
-      << " ms (premise and witness checks within: " << j["vacuity_ms"].get<double>()
-      << " ms); corpus sample: " << j["sample_ms"].get<double>() << " ms\n";
 }
 
 }  // namespace lockstep::proofs

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/report.h"
+#include "core/table.h"
 #include "impl/mutants.h"
 #include "tools/bindings.h"
 #include "tools/commands.h"
@@ -16,6 +17,7 @@
 #include "tools/input_file.h"
 #include "tools/interrupt.h"
 #include "tools/json_output.h"
+#include "tools/progress.h"
 #include "tools/sarif.h"
 
 namespace lockstep::tools {
@@ -116,17 +118,26 @@ nlohmann::json phase_json(const char* phase, const Stats& s, bool timed) {
 }
 
 void print_table(std::string_view protocol, const Stats& replayed, const Stats& fuzzed) {
-  std::printf("\n%-8s %-14s %10s %10s %12s %11s %10s\n", "protocol", "phase", "traces", "ops",
-              "divergences", "fds leaked", "exec/s");
-  std::printf("%-8s %-14s %10zu %10zu %12zu %11zu %10s\n", std::string(protocol).c_str(),
-              "corpus replay", replayed.traces, replayed.ops, replayed.divergences,
-              replayed.fds_leaked, "-");
-  std::printf("%-8s %-14s %10zu %10zu %12zu %11zu %10.0f\n", std::string(protocol).c_str(),
-              "random+mutate", fuzzed.traces, fuzzed.ops, fuzzed.divergences, fuzzed.fds_leaked,
-              fuzzed.traces / std::max(fuzzed.seconds, 1e-9));
+  using A = Table::Align;
+  Table t({{"protocol"},
+           {"phase"},
+           {"traces", A::Right},
+           {"ops", A::Right},
+           {"divergences", A::Right},
+           {"fds leaked", A::Right},
+           {"exec/s", A::Right}});
+  auto row = [&](const char* phase, const Stats& s, std::string rate) {
+    t.row({std::string(protocol), phase, std::to_string(s.traces), std::to_string(s.ops),
+           std::to_string(s.divergences), std::to_string(s.fds_leaked), std::move(rate)});
+  };
+  row("corpus replay", replayed, "-");
+  char rate[32];
+  std::snprintf(rate, sizeof rate, "%.0f", fuzzed.traces / std::max(fuzzed.seconds, 1e-9));
+  row("random+mutate", fuzzed, rate);
+  std::cout << "\n" << t.text();
   for (const auto* stats : {&replayed, &fuzzed})
     for (const auto& [signature, file] : stats->findings)
-      std::printf("  %s  ->  %s\n", signature.c_str(), file.c_str());
+      std::cout << "  " << signature << "  ->  " << file << "\n";
 }
 
 // The corpus directory a run uses; throws InputError when the run would test nothing.
@@ -160,18 +171,26 @@ int campaign(const CampaignOptions& options, nlohmann::json& out,
               << options.seed << (mutant ? ", impl mutant " + options.impl_mutant : std::string())
               << std::endl;
   Stats replayed, fuzzed;
+  Progress progress("lockstep run " + std::string(B::kName));
+  progress.phase("corpus replay", "traces", corpus.size());
   const auto replay_start = std::chrono::steady_clock::now();
   install_interrupt_handler();
-  for (const auto& input : corpus)
+  for (const auto& input : corpus) {
     if (!interrupted()) run_one<B>(input, replayed, options, mutant);
+    progress.update(replayed.traces);
+  }
   replayed.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - replay_start).count();
   std::mt19937_64 rng(options.seed);
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::duration<double>(options.seconds);
-  while (!interrupted() && std::chrono::steady_clock::now() < deadline)
+  progress.phase_until("random+mutate", "traces", deadline);
+  while (!interrupted() && std::chrono::steady_clock::now() < deadline) {
     for (int i = 0; i < 64; ++i) run_one<B>(next_input(rng, corpus), fuzzed, options, mutant);
+    progress.update(fuzzed.traces);
+  }
   fuzzed.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  progress.clear();
 
   out["phases"] = {phase_json("corpus replay", replayed, false),
                    phase_json("random+mutate", fuzzed, true)};
@@ -194,10 +213,11 @@ int list_profiles(const std::string& protocol) {
     if (!protocol.empty() && protocol != name) continue;
     with_binding(name, [](auto b) {
       using B = decltype(b);
-      std::printf("%s profiles (negative variants marked *):\n", std::string(B::kName).c_str());
+      std::cout << B::kName << " profiles (negative variants marked *):\n";
+      Table t{"", ""};  // no header line
       for (const auto& group : {B::profiles().shipped(), B::profiles().mutants()})
-        for (const auto* p : group)
-          std::printf("  %-36s %s%s\n", p->name.c_str(), p->mutant ? "* " : "", p->summary.c_str());
+        for (const auto* p : group) t.row({p->name, (p->mutant ? "* " : "") + p->summary});
+      std::cout << t.text(1, "  ");
       return 0;
     });
   }

@@ -8,6 +8,7 @@
 //   lockstep prove [--protocol mshv] invariants of the model by k-induction, every profile
 //   lockstep peer kvm [--profile P] the MSHV model against the real kvm-vfio device
 //   lockstep peer dpdk [--profile P] the vhost-user model against DPDK's librte_vhost
+//   lockstep summary FILE...        one screen from the --json documents of run, prove, peer
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -18,6 +19,7 @@
 #include "tools/commands.h"
 #include "tools/exit_codes.h"
 #include "tools/prove.h"
+#include "tools/summary.h"
 
 namespace {
 
@@ -59,6 +61,8 @@ struct Cli {
   ProveOptions prove;
   CLI::App *replay_cmd, *run_cmd, *mutants_cmd, *corpus_cmd, *build_cmd, *check_cmd, *fmt_cmd,
       *profiles_cmd, *peer_cmd, *prove_cmd;
+  std::vector<std::string> summary_files;
+  CLI::App* summary_cmd = nullptr;
 };
 
 // replay and run, which share --impl-mutant.
@@ -165,6 +169,9 @@ void add_peer_and_prove(CLI::App& app, Cli& c) {
   c.prove_cmd->add_option("--protocol", c.prove.protocol, "mshv | vhost | all (default)");
   c.prove_cmd->add_option("--profile", c.prove.profile, "one profile (default: all)");
   c.prove_cmd->add_flag("--json", c.prove.json, "JSON for CI");
+  c.prove_cmd->add_flag("--verbose", c.prove.verbose,
+                        "the full report: scope, vacuity sample, one row per invariant x profile "
+                        "(default: the matrix)");
   c.prove_cmd->add_option("--emit-corpus", c.prove.emit_corpus,
                           "write counterexamples as <invariant>__<profile>.txt/.bin here");
   c.prove_cmd->add_option("--corpus", c.prove.corpus_root,
@@ -172,7 +179,17 @@ void add_peer_and_prove(CLI::App& app, Cli& c) {
   c.prove_cmd->add_option("--sarif", c.prove.sarif_path, kSarifHelp);
 }
 
+// The one screen of README command 1 (tools/main-job.sh).
+void add_summary(CLI::App& app, Cli& c) {
+  c.summary_cmd = app.add_subcommand(
+      "summary",
+      "one screen from the --json documents of run, prove and peer: campaigns, proof matrices, "
+      "peers, verdict");
+  c.summary_cmd->add_option("files", c.summary_files, "the documents (JSON files)")->required();
+}
+
 int dispatch(Cli& c) {
+  if (*c.summary_cmd) return summary(c.summary_files);
   if (*c.prove_cmd) return prove(c.prove);
   if (*c.peer_cmd) {
     if (c.peer_type_map) c.peer.type_map = true;
@@ -206,6 +223,7 @@ int run_cli(int argc, char** argv) {
   add_replay_and_run(app, c, protocols);
   add_listings_corpus_and_fmt(app, c, protocols);
   add_peer_and_prove(app, c);
+  add_summary(app, c);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

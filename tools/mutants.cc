@@ -1,8 +1,8 @@
 // `lockstep mutants`: the impl mutants every binary can select (impl/mutants.h).
-#include <cstdio>
 #include <iostream>
 #include <string>
 
+#include "core/table.h"
 #include "impl/mutants.h"
 #include "tools/commands.h"
 
@@ -14,12 +14,13 @@ int list_mutants(bool json, bool markdown) {
   } else if (markdown) {
     std::cout << impl_mutants_markdown();
   } else {
+    Table t{"protocol", "name", "corrupts", "what"};
     for (const ImplMutant& m : impl_mutants()) {
-      std::printf("%-6s %-32s %-30s %s\n", std::string(m.protocol).c_str(),
-                  std::string(m.name).c_str(), std::string(m.field).c_str(),
-                  std::string(m.summary).c_str());
-      if (!m.source.empty()) std::printf("%71s mirrors: %s\n", "", std::string(m.source).c_str());
+      t.row({std::string(m.protocol), std::string(m.name), std::string(m.field),
+             std::string(m.summary)});
+      if (!m.source.empty()) t.row({"", "", "", "mirrors: " + std::string(m.source)});
     }
+    std::cout << t.text();
   }
   return 0;
 }

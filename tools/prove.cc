@@ -17,6 +17,8 @@
 #include "tools/exit_codes.h"
 #include "tools/interrupt.h"
 #include "tools/sarif.h"
+#include "tools/progress.h"
+#include "tools/proof_text.h"
 
 namespace lockstep::tools {
 namespace {
@@ -75,6 +77,25 @@ std::vector<SarifFinding> proof_findings(const nlohmann::json& report,
 
 }  // namespace
 
+namespace {
+
+// How many rows the run will prove: its progress line counts them.
+size_t rows_to_prove(const ProveOptions& o) {
+  size_t rows = 0;
+  for (std::string_view protocol : {MshvBinding::kName, VhostBinding::kName}) {
+    if (o.protocol != "all" && protocol != o.protocol) continue;
+    rows += with_binding(protocol, [&](auto binding) {
+      using P = typename decltype(binding)::Proofs;
+      const size_t profiles =
+          o.profile.empty() ? P::shipped_profiles().size() + P::mutant_profiles().size() : 1;
+      return profiles * P::invariants().size();
+    });
+  }
+  return rows;
+}
+
+}  // namespace
+
 int prove(const ProveOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const bool all = o.protocol == "all";
@@ -90,6 +111,9 @@ int prove(const ProveOptions& o) {
   std::vector<SarifFinding> sarif;
   int exit = 0;
   install_interrupt_handler();
+  Progress progress("lockstep prove");
+  progress.phase("proofs", "rows", rows_to_prove(o));
+  size_t rows = 0;
   try {
     for (std::string_view protocol : {std::string_view("mshv"), std::string_view("vhost")}) {
       if (!all && protocol != o.protocol) continue;
@@ -99,14 +123,16 @@ int prove(const ProveOptions& o) {
              o.emit_corpus,
              o.corpus_root.empty() ? default_corpus_root() : o.corpus_root,
              {},
-             &interrupted});
+             &interrupted,
+             [&] { progress.update(++rows); }});
         for (auto& f : proof_findings<decltype(binding)>(r.json, o.emit_corpus))
           sarif.push_back(std::move(f));
         return r;
       });
+      progress.clear();
       if (report.exit == 2) return with_sarif(o.sarif_path, {}, kUsage);
       exit = std::max(exit, report.exit);
-      if (!o.json) lockstep::proofs::print_report(std::cout, report.json);
+      if (!o.json) std::cout << (o.verbose ? proof_rows(report.json) : proof_matrix(report.json));
       reports.push_back(std::move(report.json));
     }
   } catch (const std::invalid_argument& e) {
@@ -128,6 +154,7 @@ int prove(const ProveOptions& o) {
       std::cout << reports[0].dump(2) << "\n";
     }
   } else {
+    if (!o.verbose) std::cout << proof_legend();
     std::cout << "prove: " << o.protocol << ": " << wall_ms << " ms wall\n";
   }
   if (interrupted()) std::cerr << "prove: interrupted; the report covers the proofs that ran\n";

@@ -1,5 +1,7 @@
 #include "model/vhost/requests.h"
 
+#include "core/table.h"
+
 namespace lockstep::vhost {
 
 std::string_view to_string(PayloadRule p) {
@@ -99,24 +101,14 @@ std::string_view to_string(ProofClass c) {
 }
 
 std::string request_table_markdown() {
-  std::string out =
-      "| request | payload (W7) | fds (W6) | reply | fd held | proof class | handler | rule |\n"
-      "|---|---|---|---|---|---|---|---|\n";
-  for (const RequestRule& r : kRequestRules) {
-    out += "| ";
-    out += uapi::request_name(r.request);
-    for (std::string_view cell : {to_string(r.payload), to_string(r.fds), to_string(r.reply),
-                                  to_string(r.held), to_string(r.proof)}) {
-      out += " | ";
-      out += cell;
-    }
-    out += " | `";
-    out += r.handler;
-    out += "` | ";
-    out += r.rule;
-    out += " |\n";
-  }
-  return out;
+  Table t{"request", "payload (W7)", "fds (W6)", "reply",
+          "fd held", "proof class",  "handler",  "rule"};
+  for (const RequestRule& r : kRequestRules)
+    t.row({std::string(uapi::request_name(r.request)), std::string(to_string(r.payload)),
+           std::string(to_string(r.fds)), std::string(to_string(r.reply)),
+           std::string(to_string(r.held)), std::string(to_string(r.proof)),
+           "`" + std::string(r.handler) + "`", std::string(r.rule)});
+  return t.markdown();
 }
 
 }  // namespace lockstep::vhost

@@ -5,6 +5,7 @@
 #include "core/mshv/codec.h"
 #include "core/mshv/uapi.h"
 #include "core/overloaded.h"
+#include "core/table.h"
 
 namespace lockstep::peers::kvm {
 
@@ -129,35 +130,38 @@ std::string mapping_markdown() {
     std::snprintf(buf, sizeof buf, "0x%08X", n);
     return std::string(buf);
   };
-  std::string out =
-      "| trace op | KVM call on this machine |\n|---|---|\n"
-      "| `p = open_partition()` | `ioctl(/dev/kvm, KVM_CREATE_VM, 0)` |\n"
-      "| `d = create_device(p, type, flags, arg)` | `ioctl(vm, KVM_CREATE_DEVICE " +
-      hex(uapi::kKvmCreateDevice) +
-      ", &{type, fd, flags})` |\n"
-      "| `set_attr` / `has_attr` / `get_attr` | `ioctl(dev, KVM_SET/HAS/GET_DEVICE_ATTR " +
-      hex(uapi::kKvmSetDeviceAttr) + " / " + hex(uapi::kKvmHasDeviceAttr) + " / " +
-      hex(uapi::kKvmGetDeviceAttr) +
-      ", &{flags, group, attr, addr})` |\n"
-      "| `ioctl(h, request)` | `ioctl(fd, request, NULL)`; on a VM fd only the allow-listed "
-      "numbers (KVM and MSHV CREATE/SET/HAS/GET numbers), otherwise SKIPPED |\n"
-      "| `close(h)` | `close(fd)` |\n"
-      "| `n = open_file()` | `memfd_create()` |\n"
-      "| `f = open_vfio_file()` | **SKIPPED**: CONFIG_VFIO absent, no VFIO file can exist |\n"
-      "| `fail_next(site)` | **SKIPPED**: no fault injection into the real kernel |\n"
-      "| `arg=ok` / `arg=ro` / `arg=bad`, `addr=bad` | RW page / PROT_READ view of the same "
-      "memfd page / PROT_NONE page |\n"
-      "| unbound or closed handle, in any position | `INT_MAX` (never open: EBADF) |\n"
-      "| raw `fd=-N` | `-N` as-is |\n\n"
-      "Numbers swapped with `--profile mshv-v1` / `mshv-strict` (Vocabulary::Mshv); passed as-is "
-      "with `--profile kvm`:\n\n| what | MSHV | KVM |\n|---|---|---|\n";
+  Table calls{"trace op", "KVM call on this machine"};
+  calls.row({"`p = open_partition()`", "`ioctl(/dev/kvm, KVM_CREATE_VM, 0)`"})
+      .row({"`d = create_device(p, type, flags, arg)`", "`ioctl(vm, KVM_CREATE_DEVICE " +
+                                                            hex(uapi::kKvmCreateDevice) +
+                                                            ", &{type, fd, flags})`"})
+      .row({"`set_attr` / `has_attr` / `get_attr`",
+            "`ioctl(dev, KVM_SET/HAS/GET_DEVICE_ATTR " + hex(uapi::kKvmSetDeviceAttr) + " / " +
+                hex(uapi::kKvmHasDeviceAttr) + " / " + hex(uapi::kKvmGetDeviceAttr) +
+                ", &{flags, group, attr, addr})`"})
+      .row({"`ioctl(h, request)`",
+            "`ioctl(fd, request, NULL)`; on a VM fd only the allow-listed numbers (KVM and MSHV "
+            "CREATE/SET/HAS/GET numbers), otherwise SKIPPED"})
+      .row({"`close(h)`", "`close(fd)`"})
+      .row({"`n = open_file()`", "`memfd_create()`"})
+      .row({"`f = open_vfio_file()`", "**SKIPPED**: CONFIG_VFIO absent, no VFIO file can exist"})
+      .row({"`fail_next(site)`", "**SKIPPED**: no fault injection into the real kernel"})
+      .row({"`arg=ok` / `arg=ro` / `arg=bad`, `addr=bad`",
+            "RW page / PROT_READ view of the same memfd page / PROT_NONE page"})
+      .row({"unbound or closed handle, in any position", "`INT_MAX` (never open: EBADF)"})
+      .row({"raw `fd=-N`", "`-N` as-is"});
+  Table numbers{"what", "MSHV", "KVM"};
   for (const auto& row : kTypes)
-    out += std::string("| device type: ") + row.name + " | " + std::to_string(row.mshv) + " | " +
-           std::to_string(row.kvm) + " |\n";
+    numbers.row({std::string("device type: ") + row.name, std::to_string(row.mshv),
+                 std::to_string(row.kvm)});
   for (const auto& row : kRequests)
-    out += std::string("| ioctl(h, N): ") + row.name + " | " +
-           (row.mshv ? hex(row.mshv) : std::string("(none: not swapped)")) + " | " + hex(row.kvm) +
-           " |\n";
+    numbers.row({std::string("ioctl(h, N): ") + row.name,
+                 row.mshv ? hex(row.mshv) : std::string("(none: not swapped)"), hex(row.kvm)});
+  std::string out =
+      calls.markdown() +
+      "\nNumbers swapped with `--profile mshv-v1` / `mshv-strict` (Vocabulary::Mshv); "
+      "passed as-is with `--profile kvm`:\n\n" +
+      numbers.markdown();
   return out;
 }
 
