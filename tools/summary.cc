@@ -201,7 +201,7 @@ void peers(const std::vector<Document>& docs, Verdict& verdict) {
   for (const auto& p : problems) std::cout << "  unexpected: " << p << "\n";
 }
 
-// "2 campaigns, the proofs of 2 protocols, 1 peer (1 cannot run here)".
+// "campaigns 2, proofs of 2 protocols, peers 1 (1 cannot run here)", and whether Ctrl-C cut it.
 std::string ran(const std::vector<Document>& docs) {
   size_t runs = 0, protocols = 0, peers = 0, unavailable = 0;
   for (const auto& [file, d] : docs) {
@@ -210,9 +210,11 @@ std::string ran(const std::vector<Document>& docs) {
     if (kind == "prove") protocols += d.contains("protocols") ? d.at("protocols").size() : 1;
     if (kind == "peer") (d.value("exit_code", 0) == kEnvironment ? unavailable : peers)++;
   }
-  return std::to_string(runs) + " campaigns, the proofs of " + std::to_string(protocols) +
-         " protocols, " + std::to_string(peers) + " peers (" + std::to_string(unavailable) +
-         " cannot run here)";
+  bool interrupted = false;
+  for (const auto& [file, d] : docs) interrupted = interrupted || d.value("interrupted", false);
+  return "campaigns " + std::to_string(runs) + ", proofs of " + std::to_string(protocols) +
+         " protocols, peers " + std::to_string(peers) + " (" + std::to_string(unavailable) +
+         " cannot run here)" + (interrupted ? "; interrupted: this covers what ran" : "");
 }
 
 }  // namespace
