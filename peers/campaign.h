@@ -41,8 +41,8 @@
 #include "peers/expectations.h"
 #include "peers/skip.h"
 #include "tools/interrupt.h"
-#include "tools/sarif.h"
 #include "tools/progress.h"
+#include "tools/sarif.h"
 
 namespace lockstep::peers {
 

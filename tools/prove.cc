@@ -16,9 +16,9 @@
 #include "tools/commands.h"
 #include "tools/exit_codes.h"
 #include "tools/interrupt.h"
-#include "tools/sarif.h"
 #include "tools/progress.h"
 #include "tools/proof_text.h"
+#include "tools/sarif.h"
 
 namespace lockstep::tools {
 namespace {
