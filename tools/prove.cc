@@ -11,8 +11,30 @@
 #include "proofs/vhost/binding.h"
 #include "tools/bindings.h"
 #include "tools/commands.h"
+#include "tools/exit_codes.h"
+#include "tools/input_file.h"
 
 namespace lockstep::tools {
+namespace {
+
+// What prove reads and writes, checked before any proof runs (a run takes seconds): the vacuity
+// sample of every protocol proved is a non-empty set of well-formed programs, and --emit-corpus
+// is a directory it can write (created if absent). Throws InputError.
+void check_inputs(const ProveOptions& o, const std::string& corpus_root) {
+  for (std::string_view protocol : {std::string_view("mshv"), std::string_view("vhost")}) {
+    if (o.protocol != "all" && protocol != o.protocol) continue;
+    with_binding(protocol, [&](auto binding) {
+      using T = decltype(binding);
+      if (lockstep::proofs::read_corpus_programs<T>(corpus_root).empty())
+        throw InputError("no programs under " + corpus_root + "/programs/" +
+                         std::string(T::kCorpus) + " for the vacuity sample (--corpus)");
+      return 0;
+    });
+  }
+  if (!o.emit_corpus.empty()) prepare_output_dir(o.emit_corpus, "--emit-corpus");
+}
+
+}  // namespace
 
 int prove(const ProveOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -25,6 +47,13 @@ int prove(const ProveOptions& o) {
     std::cerr << "prove: --profile needs --protocol mshv or vhost\n";
     return 2;
   }
+  const std::string corpus_root = o.corpus_root.empty() ? default_corpus_root() : o.corpus_root;
+  try {
+    check_inputs(o, corpus_root);
+  } catch (const InputError& e) {
+    std::cerr << "lockstep prove: " << e.what() << "\n";
+    return kUsage;
+  }
   nlohmann::json reports = nlohmann::json::array();
   int exit = 0;
   try {
@@ -32,10 +61,7 @@ int prove(const ProveOptions& o) {
       if (!all && protocol != o.protocol) continue;
       auto report = with_binding(protocol, [&](auto binding) {
         return lockstep::proofs::prove<decltype(binding)>(
-            {o.profile,
-             o.emit_corpus,
-             o.corpus_root.empty() ? default_corpus_root() : o.corpus_root,
-             {}});
+            {o.profile, o.emit_corpus, corpus_root, {}});
       });
       if (report.exit == 2) return 2;
       exit = std::max(exit, report.exit);
@@ -44,7 +70,10 @@ int prove(const ProveOptions& o) {
     }
   } catch (const std::invalid_argument& e) {
     std::cerr << "prove: " << e.what() << "\n";
-    return 2;
+    return kUsage;
+  } catch (const InputError& e) {  // a counterexample that could not be written
+    std::cerr << "lockstep prove: " << e.what() << "\n";
+    return kUsage;
   }
   const double wall_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
