@@ -474,7 +474,7 @@ void emit_counterexample(const std::string& dir, const std::string& invariant, c
     bin.profile = B::fuzz_profile(t.profile);
     bytes = encode_input(bin);
   } catch (const std::exception& ex) {
-    std::cerr << "prove: " << stem.string() << ".bin: " << ex.what() << "\n";
+    std::cerr << "lockstep prove: " << stem.string() << ".bin: " << ex.what() << "\n";
     return;
   }
   write_output(stem.string() + ".bin", {reinterpret_cast<const char*>(bytes.data()), bytes.size()});
@@ -542,7 +542,11 @@ ProveReport prove(const ProveOptions& o) {
   if (!o.profile.empty()) {
     const auto* p = B::find_profile(o.profile);
     if (!p) {
-      std::cerr << "prove: unknown " << T::kName << " profile '" << o.profile << "'\n";
+      std::string valid;
+      for (const auto& list : {B::shipped_profiles(), B::mutant_profiles()})
+        for (const auto* known : list) valid += (valid.empty() ? "" : ", ") + known->name;
+      std::cerr << "lockstep prove: unknown " << T::kName << " profile '" << o.profile
+                << "' (valid: " << valid << ")\n";
       out.exit = 2;
       return out;
     }
@@ -553,7 +557,7 @@ ProveReport prove(const ProveOptions& o) {
   }
   const Programs<T> programs = read_corpus_programs<T>(o.corpus_root);
   if (programs.empty()) {
-    std::cerr << "prove: no programs under " << o.corpus_root << "/programs/" << T::kCorpus
+    std::cerr << "lockstep prove: no programs under " << o.corpus_root << "/programs/" << T::kCorpus
               << " for the vacuity sample (--corpus)\n";
     out.exit = 1;
   }

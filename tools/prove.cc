@@ -40,11 +40,11 @@ int prove(const ProveOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const bool all = o.protocol == "all";
   if (!all && o.protocol != MshvBinding::kName && o.protocol != VhostBinding::kName) {
-    std::cerr << "prove: unknown protocol '" << o.protocol << "' (mshv, vhost, all)\n";
+    std::cerr << "lockstep prove: unknown protocol '" << o.protocol << "' (mshv, vhost, all)\n";
     return 2;
   }
   if (all && !o.profile.empty()) {
-    std::cerr << "prove: --profile needs --protocol mshv or vhost\n";
+    std::cerr << "lockstep prove: --profile needs --protocol mshv or vhost\n";
     return 2;
   }
   const std::string corpus_root = o.corpus_root.empty() ? default_corpus_root() : o.corpus_root;
@@ -69,7 +69,7 @@ int prove(const ProveOptions& o) {
       reports.push_back(std::move(report.json));
     }
   } catch (const std::invalid_argument& e) {
-    std::cerr << "prove: " << e.what() << "\n";
+    std::cerr << "lockstep prove: " << e.what() << "\n";
     return kUsage;
   } catch (const InputError& e) {  // a counterexample that could not be written
     std::cerr << "lockstep prove: " << e.what() << "\n";

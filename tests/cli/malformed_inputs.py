@@ -350,7 +350,11 @@ def command_cases(c, source):
         ("prove/emit-corpus-unwritable", ["prove", "--emit-corpus", "/proc/lockstep"],
          "^lockstep prove: /proc/lockstep: cannot create"),
         ("prove/unknown-profile", ["prove", "--protocol", "mshv", "--profile", "nope"],
-         "unknown mshv profile 'nope'"),
+         "^lockstep prove: unknown mshv profile 'nope' \\(valid: mshv-v1, "),
+        ("prove/unknown-protocol", ["prove", "--protocol", "xen"],
+         "^lockstep prove: unknown protocol 'xen'"),
+        ("prove/profile-without-protocol", ["prove", "--profile", "spec"],
+         "^lockstep prove: --profile needs --protocol"),
         ("cli/unknown-command", ["frobnicate"], "subcommand is required"),
         ("cli/no-command", [], "subcommand"),
     ]
