@@ -91,7 +91,8 @@ ENTRY = ("expect {p}: lockstep: divergence {peer}-peer/SET_FEATURES/closed\n"
 def without(field): return "".join(l + "\n" for l in ENTRY.splitlines() if field not in l)
 SIG = "expect {p}: lockstep: "
 EXPECTATIONS = [
-    ("unknown_class", ENTRY.replace("peer-defect", "defect"), 2, "defect", "unknown class 'defect'"),
+    ("unknown_class", ENTRY.replace("peer-defect", "defect"), 2, "defect",
+     "unknown class 'defect'"),
     ("missing_class", without("class:"), 1, 1, "lacks: class"),
     ("missing_seen_by", without("seen-by:"), 1, 1, "lacks: seen-by"),
     ("missing_why", without("why:"), 1, 1, "lacks: why"),

@@ -28,7 +28,8 @@ def regenerate(binary, out):
                             os.path.join(out, protocol)], capture_output=True, text=True,
                            timeout=300, stdin=subprocess.DEVNULL)
         if p.returncode != 0:
-            return f"lockstep prove --protocol {protocol} exited {p.returncode}:\n" + p.stdout + p.stderr
+            return (f"lockstep prove --protocol {protocol} exited {p.returncode}:\n" + p.stdout +
+                    p.stderr)
     return None
 
 
