@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <stdexcept>
 #include <string_view>
@@ -18,16 +19,18 @@ namespace lockstep::tools {
 namespace {
 
 // What prove reads and writes, checked before any proof runs (a run takes seconds): the vacuity
-// sample of every protocol proved is a non-empty set of well-formed programs, and --emit-corpus
-// is a directory it can write (created if absent). Throws InputError.
+// sample of every protocol proved is a directory of well-formed programs (an empty one is the
+// driver's to report: every proof is then vacuous, exit 1), and --emit-corpus is a directory it
+// can write (created if absent). Throws InputError.
 void check_inputs(const ProveOptions& o, const std::string& corpus_root) {
   for (std::string_view protocol : {std::string_view("mshv"), std::string_view("vhost")}) {
     if (o.protocol != "all" && protocol != o.protocol) continue;
     with_binding(protocol, [&](auto binding) {
       using T = decltype(binding);
-      if (lockstep::proofs::read_corpus_programs<T>(corpus_root).empty())
-        throw InputError("no programs under " + corpus_root + "/programs/" +
-                         std::string(T::kCorpus) + " for the vacuity sample (--corpus)");
+      const std::string dir = corpus_root + "/programs/" + std::string(T::kCorpus);
+      if (!std::filesystem::is_directory(dir))
+        throw InputError("no corpus at " + dir + " for the vacuity sample (--corpus)");
+      lockstep::proofs::read_corpus_programs<T>(corpus_root);
       return 0;
     });
   }

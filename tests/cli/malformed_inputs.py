@@ -343,7 +343,7 @@ def command_cases(c, source):
          "no .*no-such-corpus/programs.* directory"),
         ("corpus/empty-root", ["corpus", "check", "--root", empty], "no programs? "),
         ("prove/missing-corpus", ["prove", "--corpus", nowhere],
-         "^lockstep prove: no programs under .*no-such-corpus/programs/mshv_device"),
+         "^lockstep prove: no corpus at .*no-such-corpus/programs/mshv_device"),
         ("prove/emit-corpus-is-file", ["prove", "--emit-corpus", a_file],
          "^lockstep prove: " + re.escape(a_file) + ": not a directory"),
         ("prove/emit-corpus-under-file", ["prove", "--emit-corpus", a_file + "/sub"],
