@@ -122,6 +122,17 @@ Call parse_call(std::string_view text, int line_number) {
   return call;
 }
 
+void require_protocol(const ProgramText& program, std::string_view protocol) {
+  if (program.protocol == protocol) return;
+  constexpr int kColumn = 12;  // after "# lockstep "; the header starts its line
+  if (program.protocol != "mshv" && program.protocol != "vhost")
+    throw ParseError(program.header_line, kColumn,
+                     "unknown protocol '" + program.protocol + "' (mshv, vhost)");
+  throw ParseError(program.header_line, kColumn,
+                   "expected '# lockstep " + std::string(protocol) + "', got protocol '" +
+                       program.protocol + "'");
+}
+
 ProgramText parse_program(std::string_view text) {
   ProgramText program;
   int line_number = 0;

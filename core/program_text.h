@@ -92,6 +92,9 @@ std::string format_program(const ProgramText& program);
 Call parse_call(std::string_view text, int line_number);
 // Blank lines and lines starting with '#' (other than the header) are kept as verbatim lines.
 ProgramText parse_program(std::string_view text);
+// The header must name `protocol`: a ParseError at the protocol's name otherwise, telling an
+// unknown protocol (mshv, vhost) from the other one.
+void require_protocol(const ProgramText& program, std::string_view protocol);
 
 // Expected outcome written in a note: "= 0" -> 0, "EEXIST" -> EEXIST; nullopt if the note
 // states none.

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/program_text.h"
+
 namespace lockstep {
 
 // A profile with every switch at its default: the start of a protocol's base profiles.
@@ -45,6 +47,14 @@ class ProfileList {
   }
   std::vector<const Profile*> shipped() const { return select(false); }
   std::vector<const Profile*> mutants() const { return select(true); }
+  // "a, b, c": the shipped profiles, then (with_mutants) the negative variants.
+  std::string names(bool with_mutants = true) const {
+    std::string out;
+    for (bool mutant : {false, true})
+      if (!mutant || with_mutants)
+        for (const Profile* p : select(mutant)) out += (out.empty() ? "" : ", ") + p->name;
+    return out;
+  }
 
  private:
   std::vector<const Profile*> select(bool mutant) const {
@@ -55,5 +65,15 @@ class ProfileList {
   }
   std::deque<Profile> profiles_;  // never resized: the pointers handed out stay valid
 };
+
+// A parsed program whose header names none of `list`'s profiles is refused at the profile's
+// position, the valid names listed.
+template <class Trace, class List>
+Trace with_known_profile(Trace trace, const List& list, std::string_view protocol) {
+  if (list.find(trace.profile)) return trace;
+  throw ParseError(trace.source.header_line, trace.source.profile_column,
+                   "unknown " + std::string(protocol) + " profile '" + trace.profile +
+                       "' (valid: " + list.names() + ")");
+}
 
 }  // namespace lockstep

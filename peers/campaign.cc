@@ -187,8 +187,11 @@ std::vector<std::string> corpus_profiles(const PeerInfo& peer, const std::string
 PeerOptions with_defaults(const PeerInfo& peer, PeerOptions options) {
   if (options.profile.empty()) options.profile = peer.profile;
   if (options.findings_dir.empty()) options.findings_dir = std::string("findings/") + peer.name;
-  if (options.expectations.empty())
+  if (options.expectations.empty()) {  // the checkout's, else the project's (as for the corpus)
     options.expectations = std::string("peers/") + peer.name + "/expectations.txt";
+    if (!fs::exists(options.expectations))
+      options.expectations = std::string(LOCKSTEP_SOURCE_DIR) + "/" + options.expectations;
+  }
   return options;
 }
 
@@ -210,10 +213,22 @@ void audit_results(const PeerInfo& peer, const PeerOptions& options, const Expec
       audit(file, results.corpus_signatures, all, corpus_profiles(peer, options.profile));
 }
 
-int bad_expectations(const PeerInfo& peer, const PeerOptions& options, const std::string& why) {
+int bad_input(const PeerInfo& peer, const PeerOptions& options, const std::string& why) {
   std::fprintf(stderr, "lockstep peer %s: %s\n", peer.name, why.c_str());
   // an input error (FILE:LINE:COL), as for every command (tools/exit_codes.h)
   return write_outputs(peer, options, 2, nullptr, nullptr, why);
+}
+
+SignatureRules signature_rules(const PeerInfo& peer, bool (*runs_profile)(const std::string&)) {
+  if (!peer.run_signatures) return {};
+  return {peer.name, runs_profile, peer.profiles};
+}
+
+std::string no_corpus(const PeerInfo& peer, const fs::path& root) {
+  std::string dirs;
+  for (const char* dir : peer.corpus_dirs)
+    dirs += (dirs.empty() ? "" : " or ") + (root / "programs" / dir).string();
+  return "no corpus at " + dirs + " (--corpus names the root)";
 }
 
 int cannot_run(const PeerInfo& peer, const PeerOptions& options, const ReportText& text,

@@ -78,6 +78,9 @@ struct PeerInfo {
   const char* profiles;  // the profiles worth naming when an unknown one is asked for
   std::span<const char* const> corpus_dirs;      // under <corpus root>/programs/
   std::span<const char* const> corpus_profiles;  // each corpus program runs under each
+  // Its signatures are core/run.h's behind a profile, so its expectations file is held to
+  // SignatureRules (peers/expectations.h).
+  bool run_signatures = false;
 };
 
 // The peer's own prose and facts; write_report lays out everything else.
@@ -148,8 +151,12 @@ Classification expected_class(const Expectations& file, const std::string& signa
 // results.problems from audit() over what the campaign saw, for the profiles it ran.
 void audit_results(const PeerInfo& peer, const PeerOptions& options, const Expectations& file,
                    Results& results);
-// Says why on stderr. 2.
-int bad_expectations(const PeerInfo& peer, const PeerOptions& options, const std::string& why);
+// Says why (a malformed expectations file or corpus program, FILE:LINE:COL) on stderr. 2.
+int bad_input(const PeerInfo& peer, const PeerOptions& options, const std::string& why);
+// The rules the peer's expectations file is held to (none unless peer.run_signatures).
+SignatureRules signature_rules(const PeerInfo& peer, bool (*runs_profile)(const std::string&));
+// "no corpus at ROOT/programs/DIR (or ...)": the root has none of the peer's directories.
+std::string no_corpus(const PeerInfo& peer, const std::filesystem::path& root);
 // The summary table on stdout, the report when asked for; 0 when the expectations file explains
 // every disagreement and every corpus entry was reproduced, 1 otherwise.
 int finish(const PeerInfo& peer, const PeerOptions& options, const ReportText& text,
@@ -178,12 +185,20 @@ typename B::Trace shrink(B& binding, const typename B::Trace& trace, const std::
   return best;
 }
 
+// The programs of the peer's corpus directories; InputError (FILE:LINE:COL where there is text)
+// at the first that is not a well-formed program, or when the root has none of the directories.
 template <class B>
 std::vector<Program<typename B::Trace>> load_corpus(const std::filesystem::path& root) {
   std::vector<Program<typename B::Trace>> out;
-  for (const char* dir : B::kInfo.corpus_dirs)
-    for (const auto& [file, text] : read_programs(root / "programs" / dir))
-      out.push_back({std::string(dir) + "/" + file.filename().string(), B::parse(text)});
+  bool found = false;
+  for (const char* dir : B::kInfo.corpus_dirs) {
+    found = found || std::filesystem::is_directory(root / "programs" / dir);
+    for (const auto& path : program_paths(root / "programs" / dir))
+      out.push_back({std::string(dir) + "/" + path.filename().string(),
+                     parse_program_file(path, read_text_file(path),
+                                        [](std::string_view t) { return B::parse(t); })});
+  }
+  if (!found) throw InputError(no_corpus(B::kInfo, root));
   return out;
 }
 
@@ -197,8 +212,8 @@ class Campaign {
 
   // Every corpus program under each corpus profile (and the chosen one), run up to its first
   // op the peer cannot take.
-  void run_corpus() {
-    const auto programs = load_corpus<B>(options_.corpus_root);
+  void run_corpus() { run_corpus(load_corpus<B>(options_.corpus_root)); }
+  void run_corpus(const std::vector<Program<Trace>>& programs) {
     const auto profiles = corpus_profiles(B::kInfo, options_.profile);
     size_t done = 0;
     progress_.phase("corpus", "traces", programs.size() * profiles.size());
@@ -305,21 +320,30 @@ class Campaign {
 };
 
 // The whole of `lockstep peer NAME`: 0 the expectations file explains what was seen, 1 it does
-// not (a disagreement it does not list, a corpus entry not reproduced), 2 an unknown profile or
-// a malformed expectations file (FILE:LINE:COL), 3 the peer cannot run here.
+// not (a disagreement it does not list, a corpus entry not reproduced), 2 an unknown profile, a
+// malformed expectations file or corpus program (FILE:LINE:COL), 3 the peer cannot run here.
+// Every input is checked before the environment, so a malformed file is 2 even where the peer
+// cannot run.
 template <class B>
 int run_peer_campaign(const PeerOptions& given) {
   const PeerOptions options = with_defaults(B::kInfo, given);
   Expectations expectations;
+  std::vector<Program<typename B::Trace>> programs;
   try {
-    expectations = load_expectations(options.expectations);
+    expectations =
+        load_expectations(options.expectations, signature_rules(B::kInfo, &B::runs_profile));
   } catch (const ExpectationsError& e) {
-    return bad_expectations(B::kInfo, options, e.what());
+    return bad_input(B::kInfo, options, e.what());
+  }
+  if (!B::runs_profile(options.profile)) return unknown_profile(B::kInfo, options);
+  try {
+    programs = load_corpus<B>(options.corpus_root);
+  } catch (const InputError& e) {
+    return bad_input(B::kInfo, options, e.what());
   }
   typename B::Environment env = B::probe();
   if (!env.unavailable.empty())
     return cannot_run(B::kInfo, options, B::report_text(env, options), env.unavailable);
-  if (!B::runs_profile(options.profile)) return unknown_profile(B::kInfo, options);
   std::optional<B> binding;
   try {
     binding.emplace(options, env);
@@ -330,7 +354,7 @@ int run_peer_campaign(const PeerOptions& given) {
   Campaign<B> campaign(options, *binding, expectations);
   tools::install_interrupt_handler();
   const auto start = std::chrono::steady_clock::now();
-  campaign.run_corpus();
+  campaign.run_corpus(programs);
   campaign.results().corpus_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   campaign.run_generated();

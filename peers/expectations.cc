@@ -1,9 +1,9 @@
 #include "peers/expectations.h"
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
 #include <optional>
+
+#include "core/program_files.h"
 
 namespace lockstep::peers {
 namespace {
@@ -23,12 +23,26 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+bool all_of(std::string_view s, bool (*ok)(char)) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), ok);
+}
+bool op_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+bool field_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
+}
+
 class Parser {
  public:
-  Parser(std::string_view text, const std::string& path) : text_(text) { out_.path = path; }
+  Parser(std::string_view text, const std::string& path, const SignatureRules& rules)
+      : text_(text), rules_(rules) {
+    out_.path = path;
+  }
 
   Expectations run() {
-    for (size_t at = 0; at <= text_.size(); ++line_) {
+    size_t start = text_.starts_with("\xEF\xBB\xBF") ? 3 : 0;  // a BOM is not part of line 1
+    for (size_t at = start; at <= text_.size(); ++line_) {
       const size_t end = std::min(text_.find('\n', at), text_.size());
       take(text_.substr(at, end - at));
       at = end + 1;
@@ -63,6 +77,7 @@ class Parser {
     if (out_.find(sig))
       fail(kWord.size(),
            "signature listed twice (first at line " + std::to_string(out_.find(sig)->line) + ")");
+    check_signature(sig, raw.find_first_not_of(" \t", kWord.size()));
     current_ = Expectation{};
     current_->signature = sig;
     current_->line = line_;
@@ -95,10 +110,55 @@ class Parser {
       if (!e.why.empty()) fail(indent, "`why` given twice");
       e.why = value;
     } else if (name == "evidence") {
+      if (!value.starts_with("source ") && !value.starts_with("probe "))
+        fail(value_col, "evidence is `source FILE: WHERE` or `probe WHAT WAS RUN`, not '" +
+                            std::string(value) + "'");
       e.evidence.emplace_back(value);
     } else {
       fail(indent, "unknown field '" + std::string(name) + "' (class, seen-by, why, evidence)");
     }
+  }
+
+  // `sig` begins at 0-based column `col` of the `expect` line.
+  void check_signature(std::string_view sig, size_t col) const {
+    if (rules_.peer.empty()) return;
+    const std::string syntax = "`PROFILE: lockstep: divergence " + rules_.peer +
+                               "-peer/OP/FIELD` or `PROFILE: lockstep: fd-leak " + rules_.peer +
+                               "-peer`";
+    const size_t colon = sig.find(": ");
+    if (colon == std::string_view::npos) fail(col, "a signature is " + syntax);
+    const std::string profile(sig.substr(0, colon));
+    if (rules_.runs_profile && !rules_.runs_profile(profile))
+      fail(col, "the " + rules_.peer + " peer runs no profile '" + profile + "' (" +
+                    rules_.profiles + ")");
+    size_t at = colon + 2;
+    std::string_view rest = sig.substr(at);
+    const std::string peer = rules_.peer + "-peer";
+    constexpr std::string_view kDivergence = "lockstep: divergence ", kLeak = "lockstep: fd-leak ";
+    const bool divergence = rest.starts_with(kDivergence);
+    if (!divergence && !rest.starts_with(kLeak))
+      fail(col + at, "expected `lockstep: divergence` or `lockstep: fd-leak` after the profile");
+    at += divergence ? kDivergence.size() : kLeak.size();
+    rest = sig.substr(at);
+    const std::string_view named = rest.substr(0, rest.find_first_of("/ "));
+    if (named != peer)
+      fail(col + at,
+           "names '" + std::string(named) + "', not " + peer + " (a signature is " + syntax + ")");
+    at += named.size();
+    rest = sig.substr(at);
+    if (divergence) {
+      const size_t slash = rest.find('/', 1), end = std::min(rest.find(' '), rest.size());
+      if (!rest.starts_with("/") || slash >= end || !all_of(rest.substr(1, slash - 1), op_char) ||
+          !all_of(rest.substr(slash + 1, end - slash - 1), field_char))
+        fail(col + at,
+             "expected /OP/FIELD (an op such as SET_FEATURES, a field such as "
+             "reply.payload) after " +
+                 peer);
+      at += end;
+      rest = sig.substr(at);
+    }
+    if (!rest.empty() && !(rest.starts_with(" (") && rest.ends_with(")")))
+      fail(col + at, "only ` (details)` may follow the signature");
   }
 
   void close_entry() {
@@ -119,6 +179,7 @@ class Parser {
   }
 
   std::string_view text_;
+  const SignatureRules& rules_;
   int line_ = 1;
   Expectations out_;
   std::optional<Expectation> current_;
@@ -133,15 +194,21 @@ const Expectation* Expectations::find(std::string_view signature) const {
   return nullptr;
 }
 
-Expectations parse_expectations(std::string_view text, const std::string& path) {
-  return Parser(text, path).run();
+Expectations parse_expectations(std::string_view text, const std::string& path,
+                                const SignatureRules& rules) {
+  return Parser(text, path, rules).run();
 }
 
-Expectations load_expectations(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw ExpectationsError(path + ":1:1: cannot read the expectations file");
-  const std::string text{std::istreambuf_iterator<char>(in), {}};
-  return parse_expectations(text, path);
+Expectations load_expectations(const std::string& path, const SignatureRules& rules) {
+  std::string text;
+  try {
+    require_regular_file(path, "an expectations file without entries says so in a comment");
+    text = read_regular_file(path);
+    require_utf8(path, text, "an expectations file is text");
+  } catch (const InputError& e) {
+    throw ExpectationsError(e.what());
+  }
+  return parse_expectations(text, path, rules);
 }
 
 std::vector<std::string> audit(const Expectations& file, const std::set<std::string>& corpus_seen,

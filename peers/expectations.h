@@ -10,8 +10,8 @@
 //     class: peer-defect             deviation | model-gap | peer-defect | spec-ambiguity
 //     seen-by: generated             corpus (the corpus phase must reproduce it) | generated
 //     why: one paragraph, printed in the report and the finding file
-//     evidence: source lib/vhost/vhost_user.c: vhost_user_set_features   (one or more)
-//     evidence: probe  <what was run and what the peer showed>
+//     evidence: source lib/vhost/vhost_user.c: vhost_user_set_features   (one or more, each
+//     evidence: probe  <what was run and what the peer showed>            `source` or `probe`)
 //
 // Errors name the file position: "peers/dpdk/expectations.txt:12:3: unknown field 'clas'".
 #pragma once
@@ -43,10 +43,21 @@ struct ExpectationsError : std::runtime_error {
   using std::runtime_error::runtime_error;  // "PATH:LINE:COL: message"
 };
 
+// What a peer's signatures look like: `PROFILE: lockstep: divergence PEER-peer/OP/FIELD` or
+// `PROFILE: lockstep: fd-leak PEER-peer`, either optionally followed by ` (details)`, where
+// PROFILE is one the peer runs. Without a peer name signatures are not checked.
+struct SignatureRules {
+  std::string peer;                                    // "dpdk": the signatures name dpdk-peer
+  bool (*runs_profile)(const std::string&) = nullptr;  // the profiles the peer runs
+  std::string profiles;                                // named in the error for an unknown one
+};
+
 // Throws ExpectationsError at the first error.
-Expectations parse_expectations(std::string_view text, const std::string& path);
-// Reads and parses `path`; a file that cannot be read is an ExpectationsError too.
-Expectations load_expectations(const std::string& path);
+Expectations parse_expectations(std::string_view text, const std::string& path,
+                                const SignatureRules& rules = {});
+// Reads and parses `path`: a regular, non-empty file of UTF-8 text (a directory, FIFO, device,
+// missing or empty file is an ExpectationsError too; a FIFO is never opened).
+Expectations load_expectations(const std::string& path, const SignatureRules& rules = {});
 
 // What the signatures a campaign saw say about the file, one line per problem ("" = none):
 // a signature the file does not list, a corpus entry the corpus phase did not reproduce, and a

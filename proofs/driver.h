@@ -7,9 +7,11 @@
 #pragma once
 #include <z3++.h>
 
+#include <cerrno>
 #include <chrono>
 #include <concepts>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -450,22 +452,32 @@ struct Binding {
   }
 };
 
-// <dir>/<invariant>__<profile>.txt (the program) and .bin (the fuzz input).
+// Writes `bytes` to `path`; InputError when it cannot (the directory was checked writable
+// before the proofs ran, so this is a full disk or a path that changed since).
+inline void write_output(const std::string& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out.flush()) throw InputError(path + ": cannot write: " + std::strerror(errno));
+}
+
+// <dir>/<invariant>__<profile>.txt (the program) and .bin (the fuzz input; none when the trace
+// has no fuzz-input encoding).
 template <class B, class Trace>
 void emit_counterexample(const std::string& dir, const std::string& invariant, const Trace& t) {
   namespace fs = std::filesystem;
   fs::create_directories(dir);
   fs::path stem = fs::path(dir) / (invariant + "__" + t.profile);
-  std::ofstream(stem.string() + ".txt") << print_text(t);
+  write_output(stem.string() + ".txt", print_text(t));
+  std::vector<uint8_t> bytes;
   try {
     Trace bin = t;
     bin.profile = B::fuzz_profile(t.profile);
-    auto bytes = encode_input(bin);
-    std::ofstream(stem.string() + ".bin", std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    bytes = encode_input(bin);
   } catch (const std::exception& ex) {
-    std::cerr << "prove: " << stem.string() << ".bin: " << ex.what() << "\n";
+    std::cerr << "lockstep prove: " << stem.string() << ".bin: " << ex.what() << "\n";
+    return;
   }
+  write_output(stem.string() + ".bin", {reinterpret_cast<const char*>(bytes.data()), bytes.size()});
 }
 
 // The corpus programs a protocol's vacuity sample replays: (file name, trace).
@@ -504,7 +516,8 @@ Programs<T> read_corpus_programs(const std::string& corpus_root) {
   Programs<T> out;
   for (auto& [path, text] :
        read_programs(std::filesystem::path(corpus_root) / "programs" / std::string(T::kCorpus)))
-    out.emplace_back(path.filename().string(), T::parse(text));
+    out.emplace_back(path.filename().string(),
+                     parse_program_file(path, text, [](auto t) { return T::parse(t); }));
   return out;
 }
 
@@ -532,7 +545,11 @@ ProveReport prove(const ProveOptions& o) {
   if (!o.profile.empty()) {
     const auto* p = B::find_profile(o.profile);
     if (!p) {
-      std::cerr << "prove: unknown " << T::kName << " profile '" << o.profile << "'\n";
+      std::string valid;
+      for (const auto& list : {B::shipped_profiles(), B::mutant_profiles()})
+        for (const auto* known : list) valid += (valid.empty() ? "" : ", ") + known->name;
+      std::cerr << "lockstep prove: unknown " << T::kName << " profile '" << o.profile
+                << "' (valid: " << valid << ")\n";
       out.exit = 2;
       return out;
     }
@@ -543,7 +560,7 @@ ProveReport prove(const ProveOptions& o) {
   }
   const Programs<T> programs = read_corpus_programs<T>(o.corpus_root);
   if (programs.empty()) {
-    std::cerr << "prove: no programs under " << o.corpus_root << "/programs/" << T::kCorpus
+    std::cerr << "lockstep prove: no programs under " << o.corpus_root << "/programs/" << T::kCorpus
               << " for the vacuity sample (--corpus)\n";
     out.exit = 1;
   }

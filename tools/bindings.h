@@ -34,25 +34,6 @@ int line_of(const Trace& t, size_t i) {
   return i < t.source.op_lines.size() ? t.source.op_lines[i] : static_cast<int>(i + 1);
 }
 
-// "a, b, c": every profile of a protocol's list, shipped ones first (for error messages).
-template <class List>
-std::string profile_names(const List& list) {
-  std::string out;
-  for (const auto& profiles : {list.shipped(), list.mutants()})
-    for (const auto* p : profiles) out += (out.empty() ? "" : ", ") + p->name;
-  return out;
-}
-
-// A program's header must name one of the protocol's profiles; the error points at it.
-template <class Trace>
-Trace with_known_profile(Trace trace, bool known, const std::string& protocol,
-                         const std::string& valid) {
-  if (known) return trace;
-  throw ParseError(
-      trace.source.header_line, trace.source.profile_column,
-      "unknown " + protocol + " profile '" + trace.profile + "' (valid: " + valid + ")");
-}
-
 struct MshvBinding {
   using P = mshv::Protocol;
   using Trace = mshv::Trace;
@@ -64,14 +45,12 @@ struct MshvBinding {
   static Trace decode(std::span<const uint8_t> bytes) { return mshv::decode_input(bytes); }
   static std::vector<uint8_t> encode(const Trace& t) { return mshv::encode_input(t); }
   static Trace parse(std::string_view text) {
-    Trace t = mshv::parse_text(text);
-    const bool known = has_profile(t.profile);
-    return with_known_profile(std::move(t), known, "mshv", profile_names());
+    return with_known_profile(mshv::parse_text(text), mshv::profiles(), kName);
   }
   static std::string print(const Trace& t) { return mshv::print_text(t); }
   static bool has_profile(std::string_view name) { return mshv::find_profile(name) != nullptr; }
   static const auto& profiles() { return mshv::profiles(); }
-  static std::string profile_names() { return tools::profile_names(profiles()); }
+  static std::string profile_names() { return profiles().names(); }
   static Model model(const std::string& profile) { return Model(*mshv::find_profile(profile)); }
   // The real device layer implements these two profiles; others exist only as models/peers.
   static bool target_supports(std::string_view profile) {
@@ -105,14 +84,12 @@ struct VhostBinding {
   static Trace decode(std::span<const uint8_t> bytes) { return vhost::decode_input(bytes); }
   static std::vector<uint8_t> encode(const Trace& t) { return vhost::encode_input(t); }
   static Trace parse(std::string_view text) {
-    Trace t = vhost::parse_text(text);
-    const bool known = has_profile(t.profile);
-    return with_known_profile(std::move(t), known, "vhost", profile_names());
+    return with_known_profile(vhost::parse_text(text), vhost::profiles(), kName);
   }
   static std::string print(const Trace& t) { return vhost::print_text(t); }
   static bool has_profile(std::string_view name) { return vhost::find_profile(name) != nullptr; }
   static const auto& profiles() { return vhost::profiles(); }
-  static std::string profile_names() { return tools::profile_names(profiles()); }
+  static std::string profile_names() { return profiles().names(); }
   static Model model(const std::string& profile) { return Model(*vhost::find_profile(profile)); }
   // Our back-end follows the spec profile; peers' profiles run against the peers.
   static bool target_supports(std::string_view profile) { return profile == "spec"; }

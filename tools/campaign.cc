@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <iterator>
 #include <map>
 #include <random>
+#include <sstream>
 
 #include "core/report.h"
 #include "core/table.h"
@@ -33,16 +33,29 @@ struct Stats {
   std::vector<SarifFinding> sarif;              // the same, at the diverging op of the .txt
 };
 
+// Every fuzz input under `dir` (recursively), sorted by path. A FIFO, socket, device or dangling
+// link there is refused rather than skipped (the summary would count fewer inputs than the
+// directory holds, and a FIFO is never opened), and so is a readable program: programs live
+// under <root>/programs/<target>/, their binary twins here. An empty file is an input (libFuzzer
+// keeps one).
 std::vector<Bytes> load_corpus(const fs::path& dir) {
   std::vector<Bytes> inputs;
   if (!fs::is_directory(dir)) return inputs;
   std::vector<fs::path> files;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) files.push_back(e.path());
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_directory()) continue;
+    if (!e.is_regular_file()) require_regular_file(e.path().string());  // throws: not a file
+    if (e.path().extension() == ".txt")
+      throw InputError(e.path().string() +
+                       ": a readable program among the fuzz inputs (programs go under "
+                       "<root>/programs/" +
+                       dir.filename().string() + "/, `lockstep corpus build` writes their twins)");
+    files.push_back(e.path());
+  }
   std::sort(files.begin(), files.end());
   for (const auto& f : files) {
-    std::ifstream in(f, std::ios::binary);
-    inputs.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    const std::string bytes = read_regular_file(f.string());
+    inputs.emplace_back(bytes.begin(), bytes.end());
   }
   return inputs;
 }
@@ -140,12 +153,24 @@ void print_table(std::string_view protocol, const Stats& replayed, const Stats& 
       std::cout << "  " << signature << "  ->  " << file << "\n";
 }
 
-// The corpus directory a run uses; throws InputError when the run would test nothing.
+// The corpus directory a run uses; throws InputError when the run would test nothing, or when
+// the corpus's readable programs are malformed or disagree with their twins (the run replays
+// the twins, so it would test something else than the programs say).
 template <class B>
 fs::path corpus_dir_of(const CampaignOptions& options) {
   const bool root_given = !options.corpus_root.empty();
-  const fs::path dir =
-      fs::path(root_given ? options.corpus_root : default_corpus_root()) / std::string(B::kCorpus);
+  const std::string root = root_given ? options.corpus_root : default_corpus_root();
+  const fs::path programs = fs::path(root) / "programs" / std::string(B::kCorpus);
+  if (fs::exists(programs)) {
+    std::vector<std::string> errors;
+    int written = 0, seen = 0;
+    if (corpus_dir_walk(root, programs, true, errors, written, seen) != kOk) {
+      std::string all;
+      for (const auto& e : errors) all += (all.empty() ? "" : "\n") + e;
+      throw InputError(all);
+    }
+  }
+  const fs::path dir = fs::path(root) / std::string(B::kCorpus);
   if (!fs::is_directory(dir) && (root_given || options.seconds <= 0))
     throw InputError("no corpus at " + dir.string() +
                      (options.seconds <= 0 ? " and --seconds 0: nothing to test" : ""));
@@ -232,8 +257,10 @@ int run_campaign(const CampaignOptions& options) {
     code = with_binding(options.protocol, [&](auto binding) {
       return campaign<decltype(binding)>(options, out, sarif);
     });
-  } catch (const std::exception& e) {  // InputError, or an unknown impl mutant
-    std::cerr << "lockstep run: " << e.what() << "\n";
+  } catch (const std::exception& e) {  // InputError (one line per error), an unknown mutant
+    std::istringstream lines(e.what());
+    for (std::string line; std::getline(lines, line);)
+      std::cerr << "lockstep run: " << line << "\n";
     out["error"] = e.what();
   }
   if (const int written = with_sarif(options.sarif_path, sarif, code); written != code) {

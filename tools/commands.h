@@ -1,6 +1,7 @@
 // The `lockstep` subcommands, generic over a protocol binding (tools/bindings.h).
 #pragma once
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,9 @@ int corpus_build(const std::string& corpus_root, bool check_only, bool json);
 // The walk behind it: errors collected (FILE:LINE:COL where there is a position).
 int corpus_walk(const std::string& corpus_root, bool check_only, std::vector<std::string>& errors,
                 int& written, int& seen);
+// The same for one directory of programs (<root>/programs/<name>/, twins in <root>/<name>/).
+int corpus_dir_walk(const std::string& corpus_root, const std::filesystem::path& dir,
+                    bool check_only, std::vector<std::string>& errors, int& written, int& seen);
 
 // `lockstep fmt FILE...`: rewrites programs in canonical form (comments and blank lines kept);
 // `-` reads stdin and writes stdout. With `check`, writes nothing and returns 1 when a file is

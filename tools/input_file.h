@@ -2,17 +2,13 @@
 // text, a fuzz input is decoded under the protocol it was produced for, and anything else is a
 // clear error (exit 2) before a model or a target is built.
 #pragma once
-#include <optional>
-#include <stdexcept>
 #include <string>
-#include <vector>
+
+#include "core/program_files.h"
 
 namespace lockstep::tools {
 
-// An input the CLI refuses; what() is "FILE: what is wrong" or "FILE:LINE:COL: what is wrong".
-class InputError : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using lockstep::InputError;  // core/program_files.h
 
 struct InputFile {
   std::string path;
@@ -34,6 +30,11 @@ InputFile read_input(const std::string& path);
 // e.g. a libFuzzer `-artifact_prefix`), or an AFL++ output directory whose `fuzzer_stats`
 // names the target in its command line. Empty when the context says nothing.
 std::string protocol_from_context(const std::string& path);
+
+// Creates the directory `path` (and its parents) if absent; InputError ("PATH: why", naming
+// `option`) unless it then is a directory this process may write to. Called before a command
+// does its work, so a bad output path is refused at once.
+void prepare_output_dir(const std::string& path, const std::string& option);
 
 // Reads a program given on stdin or in a file for `fmt` (same rules as read_input, `-` is
 // stdin).

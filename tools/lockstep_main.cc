@@ -43,6 +43,19 @@ using namespace lockstep::tools;
 const char* const kJsonHelp = "one JSON document (docs/lockstep-output.schema.json)";
 const char* const kSarifHelp = "also write the findings as SARIF 2.1.0 to FILE (tools/sarif.h)";
 
+// A protocol's profiles for the help, from the registries `lockstep profiles` prints, so the help
+// cannot fall behind them: every one, or only those a real implementation runs.
+std::string profiles_of(std::string_view protocol, bool negative_variants) {
+  return with_binding(protocol, [&](auto binding) {
+    return decltype(binding)::profiles().names(negative_variants);
+  });
+}
+
+// "mshv: a, b, ...; vhost: c, d, ...": every profile of both protocols.
+std::string all_profiles() {
+  return "mshv: " + profiles_of("mshv", true) + "; vhost: " + profiles_of("vhost", true);
+}
+
 // Every command's options and its CLI11 subcommand, filled by the add_* functions below.
 struct Cli {
   ReplayOptions replay;
@@ -74,7 +87,9 @@ void add_replay_and_run(CLI::App& app, Cli& c, const CLI::Validator& protocols) 
                    "mshv | vhost (default: the program header, or the fuzz input's path; "
                    "otherwise both)")
       ->check(protocols);
-  c.replay_cmd->add_option("--profile", c.replay.profile, "override the trace's profile");
+  c.replay_cmd->add_option(
+      "--profile", c.replay.profile,
+      "override the trace's profile (default: the trace's own); " + all_profiles());
   c.replay_cmd
       ->add_option("--target", c.replay_target,
                    "impl (the real implementation, default) | model (the model alone, any "
@@ -96,12 +111,13 @@ void add_replay_and_run(CLI::App& app, Cli& c, const CLI::Validator& protocols) 
       ->required()
       ->check(protocols);
   c.run_cmd->add_option("--seconds", c.campaign.seconds, "random phase length")
-      ->check(CLI::NonNegativeNumber);
-  c.run_cmd->add_option("--seed", c.campaign.seed, "random seed");
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  c.run_cmd->add_option("--seed", c.campaign.seed, "random seed")->capture_default_str();
   c.run_cmd->add_option("--corpus", c.campaign.corpus_root,
                         "corpus root (default: ./corpus, else the project's)");
-  c.run_cmd->add_option("--findings", c.campaign.findings_dir,
-                        "where diverging inputs are written");
+  c.run_cmd->add_option("--findings", c.campaign.findings_dir, "where diverging inputs are written")
+      ->capture_default_str();
   c.run_cmd->add_option("--impl-mutant", c.impl_mutant, mutant_help);
   c.run_cmd->add_flag("--json", c.campaign.json, kJsonHelp);
   c.run_cmd->add_option("--sarif", c.campaign.sarif_path, kSarifHelp);
@@ -141,19 +157,30 @@ void add_peer_and_prove(CLI::App& app, Cli& c) {
       "peer",
       "run the model against a real third-party implementation (kvm: /dev/kvm; dpdk: "
       "librte_vhost through dpdk_vhost_peer)");
-  c.peer_cmd->add_option("peer", c.peer_name, "kvm or dpdk")
+  c.peer_cmd
+      ->add_option("peer", c.peer_name,
+                   "kvm (the mshv model against kvm-vfio) or dpdk (the vhost model against "
+                   "librte_vhost)")
       ->required()
       ->check(CLI::IsMember({"kvm", "dpdk"}));
+  using lockstep::peers::dpdk::DpdkBinding;
+  using lockstep::peers::kvm::KvmBinding;
   c.peer_cmd->add_option("--profile", c.peer.profile,
-                         "kvm: kvm (default), mshv-v1 or mshv-strict; dpdk: dpdk-22.11 (default) "
-                         "or spec");
+                         std::string("kvm: ") + profiles_of("mshv", false) + " (default: " +
+                             KvmBinding::kInfo.profile + "); dpdk: " + profiles_of("vhost", false) +
+                             " (default: " + DpdkBinding::kInfo.profile + ")");
   c.peer_cmd->add_option("--seconds", c.peer.seconds, "generated-trace phase length")
-      ->check(CLI::NonNegativeNumber);
-  c.peer_cmd->add_option("--seed", c.peer.seed, "random seed");
-  c.peer_cmd->add_option("--corpus", c.peer.corpus_root, "corpus root");
-  c.peer_cmd->add_option("--report", c.peer.report_path, "write a markdown report here");
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  c.peer_cmd->add_option("--seed", c.peer.seed, "random seed")->capture_default_str();
+  c.peer.corpus_root = default_corpus_root();
+  c.peer_cmd->add_option("--corpus", c.peer.corpus_root,
+                         "corpus root (default: ./corpus, else the project's)");
+  c.peer_cmd->add_option("--report", c.peer.report_path,
+                         "write a markdown report here (default: none)");
   c.peer_cmd->add_option("--expectations", c.peer.expectations,
-                         "the known disagreements (default: peers/<peer>/expectations.txt)");
+                         "the known disagreements (default: peers/<peer>/expectations.txt, else "
+                         "the project's)");
   c.peer_cmd->add_option("--findings", c.peer.findings_dir,
                          "where minimal disagreements go (default: findings/<peer>)");
   c.peer_cmd->add_flag("--type-map", c.peer_type_map,
@@ -167,15 +194,18 @@ void add_peer_and_prove(CLI::App& app, Cli& c) {
   c.prove_cmd = app.add_subcommand(
       "prove", "k-induction / BMC of the model's invariants, every profile and mutant");
   c.prove_cmd->add_option("--protocol", c.prove.protocol, "mshv | vhost | all (default)");
-  c.prove_cmd->add_option("--profile", c.prove.profile, "one profile (default: all)");
+  c.prove_cmd->add_option("--profile", c.prove.profile,
+                          "one profile, with --protocol (default: all); " + all_profiles());
   c.prove_cmd->add_flag("--json", c.prove.json, "JSON for CI");
   c.prove_cmd->add_flag("--verbose", c.prove.verbose,
                         "the full report: scope, vacuity sample, one row per invariant x profile "
                         "(default: the matrix)");
   c.prove_cmd->add_option("--emit-corpus", c.prove.emit_corpus,
-                          "write counterexamples as <invariant>__<profile>.txt/.bin here");
+                          "write counterexamples as <invariant>__<profile>.txt/.bin here "
+                          "(default: none)");
   c.prove_cmd->add_option("--corpus", c.prove.corpus_root,
-                          "corpus root of the vacuity sample (default: corpus)");
+                          "corpus root of the vacuity sample (default: ./corpus, else the "
+                          "project's)");
   c.prove_cmd->add_option("--sarif", c.prove.sarif_path, kSarifHelp);
 }
 

@@ -19,6 +19,7 @@
 #include "tools/progress.h"
 #include "tools/proof_text.h"
 #include "tools/sarif.h"
+#include "tools/input_file.h"
 
 namespace lockstep::tools {
 namespace {
@@ -94,17 +95,43 @@ size_t rows_to_prove(const ProveOptions& o) {
   return rows;
 }
 
+// What prove reads and writes, checked before any proof runs (a run takes seconds): the vacuity
+// sample of every protocol proved is a directory of well-formed programs (an empty one is the
+// driver's to report: every proof is then vacuous, exit 1), and --emit-corpus is a directory it
+// can write (created if absent). Throws InputError.
+void check_inputs(const ProveOptions& o, const std::string& corpus_root) {
+  for (std::string_view protocol : {std::string_view("mshv"), std::string_view("vhost")}) {
+    if (o.protocol != "all" && protocol != o.protocol) continue;
+    with_binding(protocol, [&](auto binding) {
+      using T = decltype(binding);
+      const std::string dir = corpus_root + "/programs/" + std::string(T::kCorpus);
+      if (!std::filesystem::is_directory(dir))
+        throw InputError("no corpus at " + dir + " for the vacuity sample (--corpus)");
+      lockstep::proofs::read_corpus_programs<T>(corpus_root);
+      return 0;
+    });
+  }
+  if (!o.emit_corpus.empty()) prepare_output_dir(o.emit_corpus, "--emit-corpus");
+}
+
 }  // namespace
 
 int prove(const ProveOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const bool all = o.protocol == "all";
   if (!all && o.protocol != MshvBinding::kName && o.protocol != VhostBinding::kName) {
-    std::cerr << "prove: unknown protocol '" << o.protocol << "' (mshv, vhost, all)\n";
+    std::cerr << "lockstep prove: unknown protocol '" << o.protocol << "' (mshv, vhost, all)\n";
     return with_sarif(o.sarif_path, {}, kUsage);
   }
   if (all && !o.profile.empty()) {
-    std::cerr << "prove: --profile needs --protocol mshv or vhost\n";
+    std::cerr << "lockstep prove: --profile needs --protocol mshv or vhost\n";
+    return with_sarif(o.sarif_path, {}, kUsage);
+  }
+  const std::string corpus_root = o.corpus_root.empty() ? default_corpus_root() : o.corpus_root;
+  try {
+    check_inputs(o, corpus_root);
+  } catch (const InputError& e) {
+    std::cerr << "lockstep prove: " << e.what() << "\n";
     return with_sarif(o.sarif_path, {}, kUsage);
   }
   nlohmann::json reports = nlohmann::json::array();
@@ -121,7 +148,7 @@ int prove(const ProveOptions& o) {
         auto r = lockstep::proofs::prove<decltype(binding)>(
             {o.profile,
              o.emit_corpus,
-             o.corpus_root.empty() ? default_corpus_root() : o.corpus_root,
+             corpus_root,
              {},
              &interrupted,
              [&] { progress.update(++rows); }});
@@ -136,7 +163,10 @@ int prove(const ProveOptions& o) {
       reports.push_back(std::move(report.json));
     }
   } catch (const std::invalid_argument& e) {
-    std::cerr << "prove: " << e.what() << "\n";
+    std::cerr << "lockstep prove: " << e.what() << "\n";
+    return with_sarif(o.sarif_path, {}, kUsage);
+  } catch (const InputError& e) {  // a counterexample that could not be written
+    std::cerr << "lockstep prove: " << e.what() << "\n";
     return with_sarif(o.sarif_path, {}, kUsage);
   }
   const double wall_ms =

@@ -574,9 +574,7 @@ std::string print_text(const Trace& trace) {
 
 Trace parse_text(std::string_view text) {
   ProgramText program = parse_program(text);
-  if (program.protocol != "mshv")
-    throw ParseError(program.header_line,
-                     "expected '# lockstep mshv', got protocol '" + program.protocol + "'");
+  require_protocol(program, "mshv");
   Trace trace;
   trace.profile = program.profile.empty() ? "mshv-v1" : program.profile;
   HandleCounts counts;

@@ -614,9 +614,7 @@ std::string print_text(const Trace& trace) {
 
 Trace parse_text(std::string_view text) {
   ProgramText program = parse_program(text);
-  if (program.protocol != "vhost")
-    throw ParseError(program.header_line,
-                     "expected '# lockstep vhost', got protocol '" + program.protocol + "'");
+  require_protocol(program, "vhost");
   Trace trace;
   trace.profile = program.profile.empty() ? "spec" : program.profile;
   trace.verbatim = program.verbatim;

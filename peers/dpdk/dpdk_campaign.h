@@ -50,14 +50,16 @@ class DpdkBinding : public BindingTypes<vhost::Trace, PeerCheck, DpdkEnvironment
   static constexpr const char* kCorpusDirs[] = {"vhost_postcopy"};
   static constexpr const char* kCorpusProfiles[] = {"dpdk-22.11", "spec"};
   static constexpr PeerInfo kInfo = {
-      "dpdk", "DPDK", "dpdk-22.11", "dpdk-22.11, spec, ...", kCorpusDirs, kCorpusProfiles};
+      "dpdk", "DPDK", "dpdk-22.11", "dpdk-22.11, spec, ...", kCorpusDirs, kCorpusProfiles, true};
 
   static Environment probe() { return probe_dpdk_environment(); }
   static bool runs_profile(const std::string& profile) {
     const vhost::Profile* p = vhost::find_profile(profile);
     return p && !p->mutant;  // the negative variants are for the proofs
   }
-  static Trace parse(std::string_view text) { return vhost::parse_text(text); }
+  static Trace parse(std::string_view text) {
+    return with_known_profile(vhost::parse_text(text), vhost::profiles(), "vhost");
+  }
   static ReportText report_text(const Environment& env, const PeerOptions& options);
 
   // Starts env.binary (one process for the whole campaign); throws std::runtime_error if it

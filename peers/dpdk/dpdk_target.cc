@@ -242,13 +242,16 @@ void DpdkPeer::spawn() {
   for (const auto& a : extra_) argv.push_back(a.c_str());
   argv.push_back(nullptr);
   const pid_t parent = ::getpid();
+  // fork/execv, not posix_spawn: the child must set PR_SET_PDEATHSIG before exec, which
+  // posix_spawn has no file action or attribute for.
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(1);
-    const int log = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    const int null = ::open("/dev/null", O_RDONLY);
+    // O_CLOEXEC: only their dup2 copies (0-2) reach the peer, not two more fds in its census.
+    const int log = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     ::dup2(null, 0);
     ::dup2(out[1], 1);
     ::dup2(log >= 0 ? log : null, 2);

@@ -38,13 +38,15 @@ class KvmBinding : public BindingTypes<mshv::Trace, PeerCheck, KvmEnvironment> {
   static constexpr const char* kCorpusDirs[] = {"mshv_kvm", "mshv_device"};
   static constexpr const char* kCorpusProfiles[] = {"kvm", "mshv-v1"};
   static constexpr PeerInfo kInfo = {
-      "kvm", "KVM", "kvm", "kvm, mshv-v1, mshv-strict", kCorpusDirs, kCorpusProfiles};
+      "kvm", "KVM", "kvm", "kvm, mshv-v1, mshv-strict", kCorpusDirs, kCorpusProfiles, true};
 
   static Environment probe() { return probe_environment(); }
   static bool runs_profile(const std::string& profile) {  // not the negative variants
     return mshv::find_profile(profile) && !profile.starts_with("mutant");
   }
-  static Trace parse(std::string_view text) { return mshv::parse_text(text); }
+  static Trace parse(std::string_view text) {
+    return with_known_profile(mshv::parse_text(text), mshv::profiles(), "mshv");
+  }
   static ReportText report_text(const Environment& env, const PeerOptions& options);
 
   // The chosen profile speaks the vocabulary options.type_map says; every other profile its own.

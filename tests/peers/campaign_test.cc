@@ -275,7 +275,7 @@ TEST(Expectations, ParsesEntriesAndNamesTheFilePositionOfEachError) {
       "# comment\n\nexpect p: a/b\n  class: peer-defect\n  seen-by: corpus\n"
       "  why: because\n  evidence: source x.c: f\n  evidence: probe y\n"
       "expect p: c/d\n\tclass: spec-ambiguity\n\tseen-by: generated\n\twhy: w\n"
-      "\tevidence: e\n",
+      "\tevidence: probe e\n",
       "f.txt");
   ASSERT_EQ(e.entries.size(), 2u);
   EXPECT_EQ(e.entries[0].signature, "p: a/b");
@@ -292,15 +292,16 @@ TEST(Expectations, ParsesEntriesAndNamesTheFilePositionOfEachError) {
       {"  class: deviation\n", "f.txt:1:3: a field before any `expect` line"},
       {"expectp: a\n", "f.txt:1:1: expected `expect SIGNATURE` or an indented field"},
       {"expect \n", "f.txt:1:8: `expect` without a signature"},
-      {entry + "  evidence: e\n  clas: x\n", "f.txt:6:3: unknown field 'clas'"},
+      {entry + "  evidence: probe e\n  clas: x\n", "f.txt:6:3: unknown field 'clas'"},
       {entry + "  evidence e\n", "f.txt:5:3: a field is `name: value`"},
       {entry + "  evidence:\n", "f.txt:5:12: field 'evidence' has no value"},
+      {entry + "  evidence: e\n", "f.txt:5:13: evidence is `source FILE: WHERE` or `probe"},
       {"expect p: a\n  class:  defect\n", "f.txt:2:11: unknown class 'defect'"},
       {"expect p: a\n  seen-by: fuzz\n", "f.txt:2:12: seen-by is corpus or generated"},
       {entry + "  class: deviation\n", "f.txt:5:3: `class` given twice"},
       {entry, "f.txt:1:1: entry 'p: a' lacks: evidence"},
       {"expect p: a\n  why: w\n\nexpect p: b\n", "f.txt:1:1: entry 'p: a' lacks: class seen-by"},
-      {entry + "  evidence: e\n" + entry + "  evidence: e\n",
+      {entry + "  evidence: probe e\n" + entry + "  evidence: probe e\n",
        "f.txt:6:8: signature listed twice (first at line 1)"},
   };
   for (const auto& [text, error] : bad) {
