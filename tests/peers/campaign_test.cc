@@ -6,6 +6,7 @@
 #include "peers/campaign.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -318,6 +319,28 @@ TEST_F(Campaign, UnknownProfileExitsTwo) {
   options.profile = "fake-3";
   EXPECT_EQ(run_peer_campaign<FakeBinding>(options), 2);
   EXPECT_FALSE(fs::exists(options.report_path));
+}
+
+// Inputs are checked before the environment: on a machine where the peer cannot run, a bad
+// input is still 2 (an unknown profile, a malformed expectations file, a corpus program that is
+// a FIFO, a missing corpus), and only good inputs reach the 3.
+TEST_F(Campaign, BadInputIsTwoEvenWhereThePeerCannotRun) {
+  FakeBinding::unavailable = "no fake device";
+  program("a.txt", "7");
+  PeerOptions bad = options;
+  bad.profile = "fake-3";
+  EXPECT_EQ(run_peer_campaign<FakeBinding>(bad), 2);
+  bad = options;
+  bad.expectations = (root / "bad-expectations.txt").string();
+  std::ofstream(bad.expectations) << "  why: a field before any entry\n";
+  EXPECT_EQ(run_peer_campaign<FakeBinding>(bad), 2);
+  bad = options;
+  bad.corpus_root = (root / "absent").string();
+  EXPECT_EQ(run_peer_campaign<FakeBinding>(bad), 2);
+  ASSERT_EQ(::mkfifo((root / "corpus/programs/fake/fifo.txt").c_str(), 0600), 0);
+  EXPECT_EQ(run_peer_campaign<FakeBinding>(options), 2);  // and does not block on the FIFO
+  fs::remove(root / "corpus/programs/fake/fifo.txt");
+  EXPECT_EQ(run_peer_campaign<FakeBinding>(options), 3);
 }
 
 TEST_F(Campaign, APeerThatCannotRunExitsThreeAndTheReportSaysWhy) {
