@@ -41,7 +41,8 @@ namespace {
 
 using namespace lockstep::tools;
 const char* const kJsonHelp = "one JSON document (docs/lockstep-output.schema.json)";
-const char* const kSarifHelp = "also write the findings as SARIF 2.1.0 to FILE (tools/sarif.h)";
+const char* const kSarifHelp =
+    "also write the findings as SARIF 2.1.0 to FILE (tools/sarif.h; default: none)";
 
 // A protocol's profiles for the help, from the registries `lockstep profiles` prints, so the help
 // cannot fall behind them: every one, or only those a real implementation runs.

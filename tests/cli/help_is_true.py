@@ -25,6 +25,7 @@ COMMANDS = {
     "profiles": (True, None),
     "peer": (True, SHIPPED),  # kvm: the mshv model, dpdk: the vhost model
     "prove": (True, ALL),
+    "summary": (False, None),  # reads the --json documents of run, prove and peer
 }
 TYPE = re.compile(r"^[A-Z]+(:\S*)?(=\S*)?$")  # CLI11: TEXT, FLOAT:NONNEGATIVE=10, UINT=1, ...
 

@@ -95,7 +95,8 @@ def main():
         empty_dir = os.path.join(scratch, "empty-corpus")
         os.makedirs(os.path.join(empty_dir, "programs", "mshv_device"))
         no_expectations = os.path.join(scratch, "no-expectations.txt")
-        open(no_expectations, "w").close()
+        with open(no_expectations, "w") as f:  # an empty file is refused: it says so
+            f.write("# no known disagreements\n")
         dup = os.path.join(programs, "mshv_device", "add_duplicate_eexist.txt")
         # The same program with a wrong annotation on the op at line 7 (EEXIST -> = 0).
         misannotated = os.path.join(scratch, "misannotated.txt")
