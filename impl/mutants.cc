@@ -39,6 +39,7 @@ std::string json_string(std::string_view s) {
 }  // namespace
 
 std::string ImplMutant::signature() const {
+  if (race()) return "WARNING: ThreadSanitizer: data race";
   // "fds" without an op: the end-of-trace fd check; with an op: the per-op fd census.
   if (field == "fds" && op.empty()) return "lockstep: fd-leak " + std::string(protocol);
   return "lockstep: divergence " + std::string(protocol) + "/" + std::string(op) + "/" +
@@ -83,7 +84,7 @@ std::string impl_mutants_json() {
 
 std::string impl_mutants_markdown() {
   std::string out =
-      "| protocol | name | corrupts | caught on the shipped corpus as | defect | mirrors |\n"
+      "| protocol | name | corrupts | caught as | defect | mirrors |\n"
       "|---|---|---|---|---|---|\n";
   for (const ImplMutant& m : kMutants)
     out += "| " + std::string(m.protocol) + " | `" + std::string(m.name) + "` | `" +
