@@ -6,3 +6,5 @@ bash tools/install-deps.sh
 cmake --preset default
 cmake --build build/default -j"$(nproc)"
 ctest --preset default
+# The ThreadSanitizer suite (README "Threads"): about half a minute from an empty build/tsan.
+bash tools/tsan.sh
