@@ -40,6 +40,7 @@ std::string json_string(std::string_view s) {
 }  // namespace
 
 std::string ImplMutant::signature() const {
+  if (race()) return "WARNING: ThreadSanitizer: data race";
   // "fds" without an op: the end-of-trace fd check; with an op: the per-op fd census.
   if (field == "fds" && op.empty()) return "lockstep: fd-leak " + std::string(protocol);
   return "lockstep: divergence " + std::string(protocol) + "/" + std::string(op) + "/" +
@@ -83,7 +84,7 @@ std::string impl_mutants_json() {
 }
 
 std::string impl_mutants_markdown() {
-  Table t{"protocol", "name", "corrupts", "caught on the shipped corpus as", "defect", "mirrors"};
+  Table t{"protocol", "name", "corrupts", "caught as", "defect", "mirrors"};
   for (const ImplMutant& m : kMutants)
     t.row({std::string(m.protocol), "`" + std::string(m.name) + "`",
            "`" + std::string(m.field) + "`", "`" + m.signature() + "`", cell(m.summary),

@@ -16,12 +16,17 @@ struct ImplMutant {
   std::string_view protocol;  // "mshv" | "vhost"
   int id;                     // the ImplTarget's mutant argument, >= 1
   std::string_view name;      // "del-keeps-ref": the spelling every selector takes
-  std::string_view field;     // the compared field it corrupts first, or "fds" (the fd oracle)
-  std::string_view op;        // the op at which the shipped corpus catches it ("": at the end)
-  std::string_view summary;   // one line
-  std::string_view source;    // the seed or review defect it mirrors; "" for a classic slip
-  // The first report line of the fuzz target and run() on the shipped corpus:
-  // "lockstep: divergence <protocol>/<op>/<field>" or "lockstep: fd-leak <protocol>".
+  // The compared field it corrupts first, "fds" (the fd oracle), or "race": a data race that no
+  // one-thread run shows, caught by ThreadSanitizer in the protocol's stress test instead.
+  std::string_view field;
+  std::string_view op;       // the op at which the shipped corpus catches it ("": at the end)
+  std::string_view summary;  // one line
+  std::string_view source;   // the seed or review defect it mirrors; "" for a classic slip
+  bool race() const { return field == "race"; }
+  // How it is caught: the first report line of the fuzz target and run() on the shipped corpus,
+  // "lockstep: divergence <protocol>/<op>/<field>" or "lockstep: fd-leak <protocol>"; for a
+  // race, the report of <protocol>_stress_test under the tsan preset,
+  // "WARNING: ThreadSanitizer: data race".
   std::string signature() const;
 };
 

@@ -61,9 +61,17 @@ std::optional<Catch> first_catch(std::string_view protocol, int mutant) {
 
 class ImplMutantCatch : public testing::TestWithParam<ImplMutant> {};
 
+// A race mutant is the other way round: one thread never races, so the corpus passes, and the
+// tsan preset's tsan_<protocol>_stress_catches_<name> ctest requires ThreadSanitizer's report.
 TEST_P(ImplMutantCatch, RunCatchesItOnTheShippedCorpus) {
   const ImplMutant& m = GetParam();
   const std::optional<Catch> caught = first_catch(m.protocol, m.id);
+  if (m.race()) {
+    EXPECT_FALSE(caught) << m.name << " is seen by a one-thread run ("
+                         << caught->divergence.signature
+                         << "): not a race, give it the field it corrupts";
+    return;
+  }
   ASSERT_TRUE(caught) << m.name << " survives the shipped corpus";
   EXPECT_EQ(caught->divergence.field, m.field) << caught->divergence.signature;
   EXPECT_EQ(caught->divergence.signature, m.signature()) << "corpus input #" << caught->input;
@@ -88,11 +96,12 @@ TEST(ImplMutantRegistry, TheUnbrokenImplsPassTheSameCorpus) {
 }
 
 // Names are unique and selectable, ids are 1..n per protocol, every field is one the protocol
-// compares (or the fd oracle), and every compared resource field has a mutant of its own.
+// compares (or the fd oracle, or "race" for the lock of the MSHV layer), and every compared
+// resource field has a mutant of its own.
 TEST(ImplMutantRegistry, RowsAreWellFormed) {
   const std::set<std::string_view> fields[] = {
       {"fds", "err", "resources.partitions", "resources.partition_refs", "resources.devices",
-       "resources.file_refs"},
+       "resources.file_refs", "race"},
       {"fds", "reply.count", "reply.request", "reply.flags", "reply.size", "reply.payload",
        "reply.fds", "closed", "resources.uffds", "resources.regions_mapped",
        "resources.regions_registered", "resources.held_fds", "resources.phase"}};
@@ -106,7 +115,10 @@ TEST(ImplMutantRegistry, RowsAreWellFormed) {
     EXPECT_FALSE(m.name.starts_with("mutant")) << m.name;
     EXPECT_FALSE(m.summary.empty()) << m.name;
     EXPECT_TRUE(fields[p].count(m.field)) << m.name << ": " << m.field;
-    if (m.field != "fds") {  // an fd is caught at an op (census) or at the end (fd-leak)
+    if (m.race()) {  // no op: ThreadSanitizer, not the runner, catches it
+      EXPECT_TRUE(m.op.empty()) << m.name;
+      EXPECT_EQ(m.signature(), "WARNING: ThreadSanitizer: data race");
+    } else if (m.field != "fds") {  // an fd is caught at an op (census) or at the end (fd-leak)
       EXPECT_FALSE(m.op.empty()) << m.name;
     }
     EXPECT_EQ(impl_mutant_id(m.protocol, m.name), m.id);
@@ -117,7 +129,7 @@ TEST(ImplMutantRegistry, RowsAreWellFormed) {
        {"mshv:fds", "mshv:err", "mshv:resources.partitions", "mshv:resources.partition_refs",
         // vhost's end-of-trace fd check has no mutant that reaches it first (the per-op census
         // catches every vhost fd defect earlier): tests/census_test.cc proves it fires alone.
-        "mshv:resources.devices", "mshv:resources.file_refs", "vhost:reply.count",
+        "mshv:resources.devices", "mshv:resources.file_refs", "mshv:race", "vhost:reply.count",
         "vhost:reply.request", "vhost:reply.flags", "vhost:reply.size", "vhost:reply.payload",
         "vhost:reply.fds", "vhost:closed", "vhost:resources.uffds",
         "vhost:resources.regions_mapped", "vhost:resources.regions_registered",

@@ -11,3 +11,5 @@ ctest --preset default
 cmake --preset asan
 cmake --build build/asan -j"$(nproc)"
 ctest --preset asan
+# The ThreadSanitizer suite (README "Threads"): about half a minute from an empty build/tsan.
+bash tools/tsan.sh

@@ -159,7 +159,7 @@ struct Partition {
   std::mutex pt_mutex;                 // held by partition ioctls and device release
   std::atomic<int> refcount{1};        // the fd's reference + one per device
   std::atomic<bool> destroyed{false};  // counted out of `partitions` (normally at refcount 0)
-  bool fd_open = true;                 // under pt_mutex
+  bool fd_open = true;                 // under pt_mutex; false once the fd is released
   int fd = -1;
   FileId id;
   std::vector<Device*> devices;  // pt_devices, under pt_mutex
@@ -281,11 +281,18 @@ void unlink_and_release(Partition& p, Device& d) {
   if (unlink) g_count.devices.fetch_sub(1);
 }
 
+// pt_mutex. The mutant skips it: a data race that no oracle of a one-thread run sees, only
+// ThreadSanitizer under tests/mshv/stress_test.cc.
+std::unique_lock<std::mutex> lock_partition(Partition& p) {
+  if (mutant(LOCKSTEP_MSHV_MUTANT_SKIPS_PARTITION_LOCK)) return {};
+  return std::unique_lock(p.pt_mutex);
+}
+
 // mshv_device_fop_release: under pt_mutex unlink and release, then the partition put.
 void device_fop_release(Device& d) {
   Partition& p = *d.partition;
   {
-    std::lock_guard guard(p.pt_mutex);
+    auto guard = lock_partition(p);
     unlink_and_release(p, d);
   }
   partition_put(p);
@@ -294,7 +301,7 @@ void device_fop_release(Device& d) {
 // mshv_partition_release: the fd's reference goes; devices keep the partition alive.
 void partition_fop_release(Partition& p) {
   {
-    std::lock_guard guard(p.pt_mutex);
+    auto guard = lock_partition(p);
     p.fd_open = false;
   }
   // The mutant tears the partition down with its fd, whatever devices still reference it.
@@ -363,7 +370,10 @@ int create_device(const std::shared_ptr<Partition>& p, void* uarg) {
 
 // mshv_partition_ioctl: the whole switch runs under pt_mutex.
 int partition_ioctl(const std::shared_ptr<Partition>& p, uint32_t request, void* uarg) {
-  std::lock_guard guard(p->pt_mutex);
+  auto guard = lock_partition(*p);
+  // Raced with the release of the partition fd (the kernel's fdget forbids it): a device made
+  // now could hold a partition already counted out (tests/mshv/stress_test.cc).
+  if (!p->fd_open) return EBADF;
   if (request != uapi::kCreateDevice) return ENOTTY;  // not a partition ioctl of this model
   return create_device(p, uarg);                      // case MSHV_CREATE_DEVICE
 }

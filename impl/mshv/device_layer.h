@@ -41,7 +41,9 @@ int lockstep_mshv_ioctl(int fd, unsigned long request, void* arg);
 
 /* close(2) of a partition or device fd, then the file's release (mshv_device_fop_release /
  * mshv_partition_release): the userspace stand-in for the last close. Layer fds must be closed
- * here, not with close(2), and must not be dup'ed by the caller. Other fds are just closed. */
+ * here, not with close(2). A dup the caller makes does not delay the release as it would in the
+ * kernel: a call through it after the release finds no object (ENOTTY). Other fds are just
+ * closed. */
 int lockstep_mshv_close(int fd);
 
 /* ---- configuration ----------------------------------------------------------------------- */
