@@ -441,9 +441,9 @@ lockstep::proofs::Scope scope() {
             "errnos (the fault sweep covers every site and errno: tests/faults_test.cc)"}}};
 }
 
-// The faults the encoding models: the first codec version's sites with their first errnos.
 namespace {
 
+// The faults the encoding models: the first codec version's sites with their first errnos.
 bool in_scope(const FailNext& f) {
   return static_cast<size_t>(f.site) < kSitesV1 && fault_errno(f) == site_errnos(f.site)[0];
 }

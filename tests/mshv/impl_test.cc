@@ -612,6 +612,8 @@ TEST_F(MshvLayer, StatsDoNotDisarmAndTheLastArmedSiteWins) {
 TEST_F(MshvLayer, UnknownSiteProfileOrMutantIsEinval) {
   EXPECT_EQ(err_of(lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_END, 0)), EINVAL);
   EXPECT_EQ(err_of(lockstep_mshv_fail_next(-1, 0)), EINVAL);
+  EXPECT_EQ(err_of(lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC, EFAULT)), EINVAL);  // not its
+
   EXPECT_EQ(err_of(lockstep_mshv_set_profile("kvm")), EINVAL);
   EXPECT_EQ(err_of(lockstep_mshv_set_profile(nullptr)), EINVAL);
   EXPECT_EQ(err_of(lockstep_mshv_set_mutant(99)), EINVAL);
