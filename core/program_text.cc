@@ -232,13 +232,18 @@ uint64_t parse_uint(const Arg& arg, uint64_t max, int line_number) {
   return static_cast<uint64_t>(v);
 }
 
-const Arg& ArgReader::positional(std::string_view what) {
+const Arg* ArgReader::optional_positional() {
   for (size_t i = 0, seen = 0; i < call_.args.size(); ++i)
     if (call_.args[i].key.empty() && seen++ == next_positional_) {
       ++next_positional_;
       used_[i] = true;
-      return call_.args[i];
+      return &call_.args[i];
     }
+  return nullptr;
+}
+
+const Arg& ArgReader::positional(std::string_view what) {
+  if (const Arg* arg = optional_positional()) return *arg;
   fail(call_.name + ": missing argument " + std::to_string(next_positional_ + 1) + " (" +
        std::string(what) + ")");
 }

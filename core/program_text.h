@@ -118,6 +118,8 @@ class ArgReader {
   int line() const { return line_; }
   // The next positional argument; an error naming `what` when there is none.
   const Arg& positional(std::string_view what);
+  // The next positional argument, or nullptr when there is none.
+  const Arg* optional_positional();
   // The argument `key`, marked read; nullptr if absent.
   const Arg* keyed(std::string_view key);
   template <class T>

@@ -1,9 +1,11 @@
 #include "core/mshv/codec.h"
 
+#include <algorithm>
 #include <cctype>
 #include <stdexcept>
 
 #include "core/bytes.h"
+#include "core/errno_names.h"
 #include "core/mshv/uapi.h"
 #include "core/overloaded.h"
 
@@ -85,6 +87,25 @@ void write_attr(ByteWriter& out, const AttrArgs& a, const HandleCounts& counts) 
   out.u8(static_cast<uint8_t>(a.arg));
 }
 
+// A FailNext of the legacy form: v1 one byte (a first-version site, its first errno), v2 two
+// (any site, an index into its errnos); the structured form reads v2's two bytes.
+FailNext read_fail_next(ByteReader& in, bool v2) {
+  if (!v2) return FailNext{static_cast<Site>(in.u8() % kSitesV1), 0};
+  const auto site = static_cast<Site>(in.u8() % kSiteCount);
+  const std::span<const int> errnos = site_errnos(site);
+  return FailNext{site, errnos[in.u8() % errnos.size()]};
+}
+
+void write_fail_next(ByteWriter& out, const FailNext& f) {
+  const std::span<const int> errnos = site_errnos(f.site);
+  const auto it = std::find(errnos.begin(), errnos.end(), fault_errno(f));
+  if (it == errnos.end())
+    throw std::invalid_argument("fail_next(" + to_string(f.site) + ", " +
+                                errno_name(fault_errno(f)) + "): not an errno of that site");
+  out.u8(static_cast<uint8_t>(f.site));
+  out.u8(static_cast<uint8_t>(it - errnos.begin()));
+}
+
 }  // namespace
 
 OpCode opcode_of(const Op& op) {
@@ -104,7 +125,7 @@ OpCode opcode_of(const Op& op) {
 
 namespace {
 
-Op read_op(ByteReader& in, const HandleCounts& counts) {
+Op read_op(ByteReader& in, const HandleCounts& counts, bool v2) {
   switch (static_cast<OpCode>(in.u8() % kOpCodeCount)) {
     case OpCode::OpenPartition:
       return OpenPartition{};
@@ -133,7 +154,7 @@ Op read_op(ByteReader& in, const HandleCounts& counts) {
     case OpCode::Close:
       return Close{read_handle(in, counts)};
     case OpCode::FailNext:
-      return FailNext{static_cast<Site>(in.u8() % 3)};
+      return read_fail_next(in, v2);
   }
   return OpenPartition{};  // unreachable: the opcode is reduced modulo kOpCodeCount
 }
@@ -159,7 +180,7 @@ void write_op(ByteWriter& out, const Op& op, const HandleCounts& counts) {
                    out.uint(r.request);
                  },
                  [&](const Close& c) { write_handle(out, c.h, counts); },
-                 [&](const FailNext& f) { out.u8(static_cast<uint8_t>(f.site)); },
+                 [&](const FailNext& f) { write_fail_next(out, f); },
              },
              op);
 }
@@ -304,7 +325,7 @@ Op read_op_structured(ByteReader& in, const Live& live) {
     case OpCode::Close:
       return Close{read_live_handle(in, live, '\0')};
     case OpCode::FailNext:
-      return FailNext{static_cast<Site>(in.u8() % 3)};
+      return read_fail_next(in, true);
   }
   return OpenPartition{};  // unreachable: every OpCode is listed
 }
@@ -312,7 +333,6 @@ Op read_op_structured(ByteReader& in, const Live& live) {
 // ---- text -----------------------------------------------------------------------------------
 
 constexpr const char* kMemNames[3] = {"ok", "ro", "bad"};
-constexpr const char* kSiteNames[3] = {"alloc", "fd_alloc", "copy_to_user"};
 
 std::string attr_call_name(const Op& op) {
   if (std::holds_alternative<SetAttr>(op)) return "set_attr";
@@ -391,6 +411,28 @@ A parse_attr(CallReader& r) {
   return a;
 }
 
+// fail_next(SITE) or fail_next(SITE, ERRNO): the errno one its sites.def row lists, by default
+// the first.
+FailNext parse_fail_next(CallReader& r) {
+  const Arg& site_arg = r.positional("the site");
+  std::string sites;
+  for (size_t i = 0; i < kSiteCount; ++i) {
+    const auto site = static_cast<Site>(i);
+    sites += (i ? i + 1 == kSiteCount ? " or " : ", " : "") + to_string(site);
+    if (site_arg.value != to_string(site)) continue;
+    const std::span<const int> errnos = site_errnos(site);
+    const Arg* err_arg = r.optional_positional();
+    if (!err_arg) return FailNext{site, errnos[0]};
+    const std::optional<int> err = errno_from_name(err_arg->value);
+    if (err && std::find(errnos.begin(), errnos.end(), *err) != errnos.end())
+      return FailNext{site, *err};
+    std::string valid;
+    for (int e : errnos) valid += (valid.empty() ? "" : ", ") + errno_name(e);
+    r.fail(*err_arg, "fail_next(" + to_string(site) + ") can fail with " + valid);
+  }
+  r.fail(site_arg, "fail_next site must be " + sites);
+}
+
 Op parse_call_op(CallReader& r) {
   const std::string& name = r.call().name;
   if (name == "open_partition") return OpenPartition{};
@@ -420,12 +462,7 @@ Op parse_call_op(CallReader& r) {
     return raw;
   }
   if (name == "close") return Close{r.handle(r.positional("the handle"))};
-  if (name == "fail_next") {
-    const Arg& site = r.positional("the site");
-    for (int i = 0; i < 3; ++i)
-      if (site.value == kSiteNames[i]) return FailNext{static_cast<Site>(i)};
-    r.fail(site, "fail_next site must be alloc, fd_alloc or copy_to_user");
-  }
+  if (name == "fail_next") return parse_fail_next(r);
   r.fail("unknown call '" + name +
          "' (open_partition, open_vfio_file, open_file, create_device, set_attr, has_attr, "
          "get_attr, ioctl, close, fail_next)");
@@ -480,10 +517,11 @@ Trace decode_input(std::span<const uint8_t> data, size_t max_ops, std::vector<si
   const uint8_t options = in.u8();
   trace.profile = kProfileByBit[options & 1];
   const bool structured = options >= kStructuredOptions;
+  const bool v2 = options >= kLegacyV2Options;
   Live live;
   if (offsets) offsets->assign(1, in.pos());
   while (!in.empty() && trace.ops.size() < max_ops) {
-    trace.ops.push_back(structured ? read_op_structured(in, live) : read_op(in, live.counts));
+    trace.ops.push_back(structured ? read_op_structured(in, live) : read_op(in, live.counts, v2));
     live.after(trace.ops.back());
     if (offsets) offsets->push_back(in.pos());
   }
@@ -493,9 +531,9 @@ Trace decode_input(std::span<const uint8_t> data, size_t max_ops, std::vector<si
 std::vector<uint8_t> encode_input(const Trace& trace) {
   ByteWriter out;
   if (trace.profile == kProfileByBit[0])
-    out.u8(0);
+    out.u8(kLegacyV2Options);
   else if (trace.profile == kProfileByBit[1])
-    out.u8(1);
+    out.u8(kLegacyV2Options | 1);
   else
     throw std::invalid_argument("profile '" + trace.profile + "' has no fuzz-input encoding");
   if (trace.ops.size() > kMaxOps) throw std::invalid_argument("more than kMaxOps ops");
@@ -536,7 +574,9 @@ Call to_call(const Op& op, const HandleCounts& counts) {
                  },
                  [&](const FailNext& f) {
                    call.name = "fail_next";
-                   call.args = {{"", kSiteNames[static_cast<int>(f.site)]}};
+                   call.args = {{"", to_string(f.site)}};
+                   if (fault_errno(f) != site_errnos(f.site)[0])  // the default goes unsaid
+                     call.args.push_back({"", errno_name(fault_errno(f))});
                  },
              },
              op);

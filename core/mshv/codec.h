@@ -1,13 +1,15 @@
 // The two MSHV trace codecs.
 //  bytes <-> trace: the fuzz input. Total: every byte string decodes to a trace of at most
 //    kMaxOps ops (missing bytes read as zero). Byte 0 holds the options: bit 0 picks the profile
-//    the real impl runs (even: mshv-v1, odd: mshv-strict); byte 0 < kStructuredOptions (0 or 1,
-//    what encode_input writes and every committed corpus file holds) selects the legacy form:
-//    per op one opcode byte and its raw fields. Byte 0 >= kStructuredOptions (what random bytes
-//    almost always give) selects the structured form: per op one weighted opcode byte and one
-//    byte per field naming a value of its domain, handles naming live objects of the argument's
-//    kind, missing prerequisites created first (codec.cc, "structured form"). Both forms decode
-//    to the same Trace type, and every decoded trace has a legacy encoding.
+//    the real impl runs (even: mshv-v1, odd: mshv-strict); byte 0 < kStructuredOptions selects
+//    the legacy form: per op one opcode byte and its raw fields. Its version is byte 0 / 2:
+//    v1 (0 or 1) stores a FailNext as one byte, its site modulo the first kSitesV1 sites, with
+//    the site's first errno; v2 (2 or 3, what encode_input writes) as two, its site (a row of
+//    core/mshv/sites.def) and its errno's index in that row. Byte 0 >= kStructuredOptions (what
+//    random bytes almost always give) selects the structured form: per op one weighted opcode byte
+//    and one byte per field naming a value of its domain, handles naming live objects of the
+//    argument's kind, missing prerequisites created first (codec.cc, "structured form"). Both forms
+//    decode to the same Trace type, and every decoded trace has a legacy encoding.
 //  text <-> trace: the readable program (core/program_text.h); print(parse(t)) == t for every
 //    program print() produces.
 #pragma once
@@ -42,7 +44,8 @@ enum class OpCode : uint8_t {
 constexpr size_t kOpCodeCount = 9;
 OpCode opcode_of(const Op& op);
 
-constexpr uint8_t kStructuredOptions = 2;
+constexpr uint8_t kLegacyV2Options = 2;
+constexpr uint8_t kStructuredOptions = 4;
 
 // `offsets`, when given, receives where each op's bytes start in `data` followed by where the
 // last op's end (for the trace mutator: ops are edited as byte spans and decoded again).

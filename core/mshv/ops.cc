@@ -1,5 +1,8 @@
 #include "core/mshv/ops.h"
 
+#include <cerrno>
+#include <iterator>
+
 #include "core/errno_names.h"
 #include "core/overloaded.h"
 
@@ -28,16 +31,48 @@ const char* Protocol::first_difference(const Outcome& m, const Outcome& t) {
   return nullptr;
 }
 
+namespace {
+
+struct SiteRow {
+  const char* name;
+  const char* call;
+  std::span<const int> errnos;
+};
+#define LOCKSTEP_MSHV_SITE(id, name, call, ...) constexpr int k##id##Errnos[] = {__VA_ARGS__};
+#include "core/mshv/sites.def"
+#undef LOCKSTEP_MSHV_SITE
+constexpr SiteRow kSiteRows[] = {
+#define LOCKSTEP_MSHV_SITE(id, name, call, ...) {name, call, k##id##Errnos},
+#include "core/mshv/sites.def"
+#undef LOCKSTEP_MSHV_SITE
+};
+static_assert(std::size(kSiteRows) == kSiteCount);
+
+}  // namespace
+
 std::string to_string(Site site) {
-  switch (site) {
-    case Site::Alloc:
-      return "alloc";
-    case Site::FdAlloc:
-      return "fd_alloc";
-    case Site::CopyToUser:
-      return "copy_to_user";
-  }
-  return "?";
+  const auto i = static_cast<size_t>(site);
+  return i < kSiteCount ? kSiteRows[i].name : "?";
+}
+
+std::span<const int> site_errnos(Site site) {
+  const auto i = static_cast<size_t>(site);
+  return i < kSiteCount ? kSiteRows[i].errnos : std::span<const int>{};
+}
+
+const char* site_call(Site site) {
+  const auto i = static_cast<size_t>(site);
+  return i < kSiteCount ? kSiteRows[i].call : "?";
+}
+
+int fault_errno(const FailNext& f) {
+  if (f.err) return f.err;
+  const std::span<const int> errnos = site_errnos(f.site);
+  return errnos.empty() ? 0 : errnos[0];
+}
+
+bool FailNext::operator==(const FailNext& o) const {
+  return site == o.site && fault_errno(*this) == fault_errno(o);
 }
 
 std::string to_string(const Outcome& o) {

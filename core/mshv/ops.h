@@ -3,6 +3,7 @@
 // (model, impl target, codecs, printer, generators, proofs) that must handle it.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -68,12 +69,33 @@ struct Close {  // close(h): the last reference to the file, so its release runs
   Handle h{};
   bool operator==(const Close&) const = default;
 };
-// Injected fault at the next point the following op reaches; discarded if it reaches none.
-enum class Site : uint8_t { Alloc, FdAlloc, CopyToUser };  // ENOMEM, EMFILE, EFAULT
+// Injected fault at the next point of `site` the following op reaches, failing with `err`;
+// discarded if it reaches none (docs/mshv-device-rules.md F1-F4). The sites and the errnos each
+// can fail with are listed once, in core/mshv/sites.def.
+enum class Site : uint8_t {
+#define LOCKSTEP_MSHV_SITE(id, ...) id,
+#include "core/mshv/sites.def"
+#undef LOCKSTEP_MSHV_SITE
+};
+constexpr size_t kSiteCount = 0
+#define LOCKSTEP_MSHV_SITE(...) +1
+#include "core/mshv/sites.def"
+#undef LOCKSTEP_MSHV_SITE
+    ;
+// The sites of the first codec version (fail_next without an errno, legacy byte form v1).
+constexpr size_t kSitesV1 = 3;
 struct FailNext {
   Site site = Site::Alloc;
-  bool operator==(const FailNext&) const = default;
+  int err = 0;  // the errno; 0 stands for the site's first (fault_errno)
+  // Equal when they fail the same site with the same errno.
+  bool operator==(const FailNext& o) const;
 };
+// The errnos `site` can fail with, its default first (sites.def).
+std::span<const int> site_errnos(Site site);
+// What the layer calls at `site` (sites.def).
+const char* site_call(Site site);
+// f.err, or the site's first errno when it is 0.
+int fault_errno(const FailNext& f);
 
 using Op = std::variant<OpenPartition, OpenFile, CreateDevice, SetAttr, HasAttr, GetAttr, RawIoctl,
                         Close, FailNext>;

@@ -1,9 +1,11 @@
 #include "core/vhost/codec.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
 #include "core/bytes.h"
+#include "core/errno_names.h"
 #include "core/overloaded.h"
 
 namespace lockstep::vhost {
@@ -126,6 +128,25 @@ void write_send(ByteWriter& out, const Send& s) {
   out.bytes(s.payload);
   for (const auto& fd : s.fds) write_fd(out, fd);
   if (s.size) out.uint(*s.size);
+}
+
+// A FailNext of the legacy form: v1 one byte (a first-version site, its first errno), v2 two
+// (any site, an index into its errnos); the structured form reads v2's two bytes.
+FailNext read_fail_next(ByteReader& in, bool v2) {
+  if (!v2) return FailNext{static_cast<Site>(in.u8() % kSitesV1), 0};
+  const auto site = static_cast<Site>(in.u8() % kSiteCount);
+  const std::span<const int> errnos = site_errnos(site);
+  return FailNext{site, errnos[in.u8() % errnos.size()]};
+}
+
+void write_fail_next(ByteWriter& out, const FailNext& f) {
+  const std::span<const int> errnos = site_errnos(f.site);
+  const auto it = std::find(errnos.begin(), errnos.end(), fault_errno(f));
+  if (it == errnos.end())
+    throw std::invalid_argument("fail_next(" + to_string(f.site) + ", " +
+                                errno_name(fault_errno(f)) + "): not an errno of that site");
+  out.u8(static_cast<uint8_t>(f.site));
+  out.u8(static_cast<uint8_t>(it - errnos.begin()));
 }
 
 // ---- bytes, structured form (byte 0 >= kStructuredOptions) -----------------------------------
@@ -271,7 +292,7 @@ Op read_op_structured(ByteReader& in) {
     case 5:
       return Connect{};
     default:
-      return FailNext{static_cast<Site>(in.u8() % 5)};
+      return read_fail_next(in, true);
   }
 }
 
@@ -290,7 +311,7 @@ OpCode opcode_of(const Op& op) {
 
 namespace {
 
-Op read_op(ByteReader& in) {
+Op read_op(ByteReader& in, bool v2) {
   const uint8_t code = in.u8() % kOpCodeModulus;
   if (code < static_cast<uint8_t>(OpCode::RawBytes)) return read_send(in);
   if (code < static_cast<uint8_t>(OpCode::Disconnect))
@@ -305,7 +326,7 @@ Op read_op(ByteReader& in) {
     case OpCode::RawBytes:
       break;
   }
-  return FailNext{static_cast<Site>(in.u8() % 5)};
+  return read_fail_next(in, v2);
 }
 
 void write_op(ByteWriter& out, const Op& op) {
@@ -319,15 +340,12 @@ void write_op(ByteWriter& out, const Op& op) {
                  },
                  [](const Disconnect&) {},
                  [](const Connect&) {},
-                 [&](const FailNext& f) { out.u8(static_cast<uint8_t>(f.site)); },
+                 [&](const FailNext& f) { write_fail_next(out, f); },
              },
              op);
 }
 
 // ---- text -----------------------------------------------------------------------------------
-
-constexpr const char* kSiteNames[5] = {"userfaultfd", "uffdio_api", "uffdio_register", "mmap",
-                                       "sendmsg"};
 
 std::vector<uint8_t> unhex(std::string_view text, int line) {
   auto digit = [&](char c) -> int {
@@ -512,7 +530,8 @@ Trace decode_input(std::span<const uint8_t> data, size_t max_ops, std::vector<si
       if (trace.ops.size() < max_ops) trace.ops.push_back(std::move(op));
   if (offsets) offsets->assign(1, in.pos());
   while (!in.empty() && trace.ops.size() < max_ops) {
-    trace.ops.push_back(structured ? read_op_structured(in) : read_op(in));
+    trace.ops.push_back(structured ? read_op_structured(in)
+                                   : read_op(in, options >= kLegacyV2Options));
     if (offsets) offsets->push_back(in.pos());
   }
   return trace;
@@ -529,7 +548,7 @@ std::vector<uint8_t> encode_input(const Trace& trace) {
   const std::vector<Op> pre = preamble();
   bool with_preamble =
       trace.ops.size() >= pre.size() && std::equal(pre.begin(), pre.end(), trace.ops.begin());
-  out.u8(static_cast<uint8_t>(profile | (with_preamble ? kPreambleBit : 0)));
+  out.u8(static_cast<uint8_t>(kLegacyV2Options | profile | (with_preamble ? kPreambleBit : 0)));
   for (size_t i = with_preamble ? pre.size() : 0; i < trace.ops.size(); ++i)
     write_op(out, trace.ops[i]);
   return out.take();
@@ -554,12 +573,39 @@ Call to_call(const Op& op) {
           [&](const Connect&) { call.name = "connect"; },
           [&](const FailNext& f) {
             call.name = "fail_next";
-            call.args = {{"", kSiteNames[static_cast<int>(f.site)]}};
+            call.args = {{"", to_string(f.site)}};
+            if (fault_errno(f) != site_errnos(f.site)[0])  // the default goes unsaid
+              call.args.push_back({"", errno_name(fault_errno(f))});
           },
       },
       op);
   return call;
 }
+
+namespace {
+
+// fail_next(SITE) or fail_next(SITE, ERRNO): the errno one its sites.def row lists, by default
+// the first.
+FailNext parse_fail_next(const Call& call, int line) {
+  std::string sites;
+  for (size_t i = 0; i < kSiteCount; ++i) {
+    const auto site = static_cast<Site>(i);
+    sites += (i ? i + 1 == kSiteCount ? " or " : ", " : "") + to_string(site);
+    if (call.args[0].value != to_string(site)) continue;
+    const std::span<const int> errnos = site_errnos(site);
+    if (call.args.size() < 2) return FailNext{site, errnos[0]};
+    const std::optional<int> err = errno_from_name(call.args[1].value);
+    if (err && std::find(errnos.begin(), errnos.end(), *err) != errnos.end())
+      return FailNext{site, *err};
+    std::string valid;
+    for (int e : errnos) valid += (valid.empty() ? "" : ", ") + errno_name(e);
+    throw ParseError(line, call.args[1].column,
+                     "fail_next(" + to_string(site) + ") can fail with " + valid);
+  }
+  throw ParseError(line, call.args[0].column, "fail_next site must be " + sites);
+}
+
+}  // namespace
 
 Op parse_op(const Call& call, int line) {
   if (!call.result.empty()) throw ParseError(line, 1, "vhost calls name no results");
@@ -588,12 +634,8 @@ Op parse_op(const Call& call, int line) {
     return Connect{};
   }
   if (call.name == "fail_next") {
-    arity(1);
-    for (int i = 0; i < 5; ++i)
-      if (call.args[0].value == kSiteNames[i]) return FailNext{static_cast<Site>(i)};
-    throw ParseError(
-        line, call.args[0].column,
-        "fail_next site must be userfaultfd, uffdio_api, uffdio_register, mmap or sendmsg");
+    arity(call.args.size() == 2 ? 2 : 1);
+    return parse_fail_next(call, line);
   }
   throw ParseError(line, call.column,
                    "unknown call '" + call.name + "' (send, raw, disconnect, connect, fail_next)");

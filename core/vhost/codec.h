@@ -1,10 +1,12 @@
 // The two vhost-user trace codecs.
 //  bytes <-> trace: the fuzz input. Total: every byte string decodes to a trace of at most
 //    kMaxOps ops (missing bytes read as zero). Byte 0 holds the fuzz options: bits 0-1 pick the
-//    profile the real impl runs (kFuzzProfiles). Byte 0 < kStructuredOptions (what encode_input
-//    writes and every committed corpus file holds) selects the legacy form: bit 2 prefixes the
-//    trace with the negotiation preamble (preamble()), then per op one opcode byte and its
-//    fields; a Send's payload is either length-prefixed raw bytes or one of a few structured
+//    profile the real impl runs (kFuzzProfiles). Byte 0 < kStructuredOptions selects the legacy
+//    form, whose version is bit 3: v1 (clear) stores a FailNext as one byte, its site modulo the
+//    first kSitesV1 sites, with the site's first errno; v2 (set, what encode_input writes) as
+//    two, its site (a row of core/vhost/sites.def) and its errno's index in that row. Bit 2
+//    prefixes the trace with the negotiation preamble (preamble()), then per op one opcode byte and
+//    its fields; a Send's payload is either length-prefixed raw bytes or one of a few structured
 //    forms (u64, vring state, a memory table with matching memfds). Byte 0 >= kStructuredOptions
 //    (what random bytes almost always give) selects the structured form: the preamble unless
 //    bits 4-5 are both clear (3 times in 4), then per op one byte picking a postcopy request
@@ -22,6 +24,7 @@
 //    send(SET_OWNER, flags=0x1, fd=eventfd)              # = closed
 //    raw(0100000001)                                     # = none
 //    fail_next(userfaultfd)
+//    fail_next(mmap, EACCES)                             # an errno other than the site's first
 //    disconnect()
 //    connect()
 //
@@ -66,7 +69,8 @@ constexpr const char* kFuzzProfiles[] = {"spec"};
 // SET_PROTOCOL_FEATURES(REPLY_ACK|PAGEFAULT, NEED_REPLY) — what QEMU sends before postcopy.
 std::vector<Op> preamble();
 
-constexpr uint8_t kStructuredOptions = 8;
+constexpr uint8_t kLegacyV2Options = 8;
+constexpr uint8_t kStructuredOptions = 16;
 
 // `offsets`, when given, receives where each op's bytes start in `data` followed by where the
 // last op's end (for the trace mutator: ops are edited as byte spans and decoded again). The

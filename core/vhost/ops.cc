@@ -1,7 +1,9 @@
 #include "core/vhost/ops.h"
 
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <iterator>
 
 #include "core/bytes.h"
 #include "core/overloaded.h"
@@ -208,20 +210,48 @@ std::string Protocol::header(const std::string& profile) {
 
 // ---- printing --------------------------------------------------------------------------------
 
+namespace {
+
+struct SiteRow {
+  const char* name;
+  const char* call;
+  std::span<const int> errnos;
+};
+#define LOCKSTEP_VHOST_SITE(id, name, call, ...) constexpr int k##id##Errnos[] = {__VA_ARGS__};
+#include "core/vhost/sites.def"
+#undef LOCKSTEP_VHOST_SITE
+constexpr SiteRow kSiteRows[] = {
+#define LOCKSTEP_VHOST_SITE(id, name, call, ...) {name, call, k##id##Errnos},
+#include "core/vhost/sites.def"
+#undef LOCKSTEP_VHOST_SITE
+};
+static_assert(std::size(kSiteRows) == kSiteCount);
+
+}  // namespace
+
 std::string to_string(Site site) {
-  switch (site) {
-    case Site::Userfaultfd:
-      return "userfaultfd";
-    case Site::UffdioApi:
-      return "uffdio_api";
-    case Site::UffdioRegister:
-      return "uffdio_register";
-    case Site::Mmap:
-      return "mmap";
-    case Site::Sendmsg:
-      return "sendmsg";
-  }
-  return "?";
+  const auto i = static_cast<size_t>(site);
+  return i < kSiteCount ? kSiteRows[i].name : "?";
+}
+
+std::span<const int> site_errnos(Site site) {
+  const auto i = static_cast<size_t>(site);
+  return i < kSiteCount ? kSiteRows[i].errnos : std::span<const int>{};
+}
+
+const char* site_call(Site site) {
+  const auto i = static_cast<size_t>(site);
+  return i < kSiteCount ? kSiteRows[i].call : "?";
+}
+
+int fault_errno(const FailNext& f) {
+  if (f.err) return f.err;
+  const std::span<const int> errnos = site_errnos(f.site);
+  return errnos.empty() ? 0 : errnos[0];
+}
+
+bool FailNext::operator==(const FailNext& o) const {
+  return site == o.site && fault_errno(*this) == fault_errno(o);
 }
 
 std::string to_string(FdKind kind) {

@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -60,13 +61,33 @@ struct Disconnect {
 struct Connect {
   bool operator==(const Connect&) const = default;
 };
-// Rule F1: one injected fault at the back-end's next call of that kind, while processing the
-// next message only (discarded if that message reaches no such call).
-enum class Site : uint8_t { Userfaultfd, UffdioApi, UffdioRegister, Mmap, Sendmsg };
+// Rules F1-F3: one injected fault at the back-end's next call of that kind, failing with `err`,
+// while processing the next message only (discarded if that message reaches no such call). The
+// sites and the errnos each can fail with are listed once, in core/vhost/sites.def.
+enum class Site : uint8_t {
+#define LOCKSTEP_VHOST_SITE(id, ...) id,
+#include "core/vhost/sites.def"
+#undef LOCKSTEP_VHOST_SITE
+};
+constexpr size_t kSiteCount = 0
+#define LOCKSTEP_VHOST_SITE(...) +1
+#include "core/vhost/sites.def"
+#undef LOCKSTEP_VHOST_SITE
+    ;
+// The sites of the first codec version (fail_next without an errno, legacy byte form v1).
+constexpr size_t kSitesV1 = 5;
 struct FailNext {
   Site site = Site::Userfaultfd;
-  bool operator==(const FailNext&) const = default;
+  int err = 0;  // the errno; 0 stands for the site's first (fault_errno)
+  // Equal when they fail the same site with the same errno.
+  bool operator==(const FailNext& o) const;
 };
+// The errnos `site` can fail with, its default first (sites.def).
+std::span<const int> site_errnos(Site site);
+// The syscall the back-end makes at `site` (sites.def).
+const char* site_call(Site site);
+// f.err, or the site's first errno when it is 0.
+int fault_errno(const FailNext& f);
 
 using Op = std::variant<Send, RawBytes, Disconnect, Connect, FailNext>;
 using Trace = lockstep::Trace<Op>;

@@ -12,7 +12,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -30,17 +29,37 @@
 #include <vector>
 
 #include "core/mshv/uapi.h"
+#include "impl/sys.h"
 
 namespace {
 
 namespace uapi = lockstep::mshv::uapi;
+namespace sys = lockstep::sys;
+using lockstep::mshv::Site;
+
+// The C enum is 1 + the row of core/mshv/sites.def.
+constexpr int c_site(Site s) {
+  return 1 + static_cast<int>(s);
+}
+static_assert(c_site(Site::Alloc) == LOCKSTEP_MSHV_SITE_ALLOC);
+static_assert(c_site(Site::FdAlloc) == LOCKSTEP_MSHV_SITE_FD_ALLOC);
+static_assert(c_site(Site::CopyToUser) == LOCKSTEP_MSHV_SITE_COPY_TO_USER);
+static_assert(c_site(Site::CopyFromUser) == LOCKSTEP_MSHV_SITE_COPY_FROM_USER);
+static_assert(c_site(Site::OpenFd) == LOCKSTEP_MSHV_SITE_OPEN_FD);
+static_assert(c_site(Site::Fstat) == LOCKSTEP_MSHV_SITE_FSTAT);
+static_assert(c_site(Site::Dup) == LOCKSTEP_MSHV_SITE_DUP);
+static_assert(c_site(Site::Close) == LOCKSTEP_MSHV_SITE_CLOSE);
+static_assert(c_site(Site::PtMutex) == LOCKSTEP_MSHV_SITE_PT_MUTEX);
+static_assert(LOCKSTEP_MSHV_SITE_END == 1 + lockstep::mshv::kSiteCount);
+
+constexpr sys::Site at(Site s) {
+  return sys::at(s);
+}
 
 // ---- configuration and fault injection -------------------------------------------------------
 
 std::atomic<bool> g_strict{false};
 std::atomic<int> g_mutant{LOCKSTEP_MSHV_MUTANT_NONE};
-// Per thread: a fault is armed for *this caller's* next call.
-thread_local int t_armed = LOCKSTEP_MSHV_SITE_NONE;
 
 bool strict() {
   return g_strict.load(std::memory_order_relaxed);
@@ -49,16 +68,10 @@ bool mutant(int which) {
   return g_mutant.load(std::memory_order_relaxed) == which;
 }
 
-// True (once) if the armed fault is for `site`: the first point of that kind fails.
-bool fault(int site) {
-  if (t_armed != site) return false;
-  t_armed = LOCKSTEP_MSHV_SITE_NONE;
-  return true;
-}
-
-// Every entry point discards the armed fault when it returns, whether it fired or not.
+// Every entry point discards the armed fault (impl/sys.h, per thread) when it returns, whether
+// it fired or not.
 struct FaultScope {
-  ~FaultScope() { t_armed = LOCKSTEP_MSHV_SITE_NONE; }
+  ~FaultScope() { sys::disarm(); }
 };
 
 // ---- accounting (lockstep_mshv_stats) -------------------------------------------------------
@@ -73,7 +86,7 @@ Counters g_count;
 pid_t g_pid = 0;
 
 void refresh_pid() {
-  g_pid = ::getpid();
+  g_pid = sys::getpid(sys::kHarness);
 }
 
 // process_vm_* takes a pid; getpid() is a syscall in glibc >= 2.25, so it is cached and
@@ -88,33 +101,32 @@ pid_t self_pid() {
   return g_pid;
 }
 
-// EFAULT (or a short transfer) is the answer; anything else (EPERM/ENOSYS under a seccomp
-// policy that forbids process_vm_*) means the layer cannot check copies at all.
-bool transfer_done(ssize_t done, size_t want, const char* call) {
-  if (done == static_cast<ssize_t>(want)) return true;
-  if (done < 0 && errno != EFAULT) {
-    std::fprintf(stderr, "lockstep: %s on the own pid failed: %s\n", call, std::strerror(errno));
-    std::abort();
-  }
-  return false;
+// 0, or the errno the copy fails with (F2): EFAULT for a short transfer or a bad page, else
+// what process_vm_* reported (ENOMEM; EPERM/ENOSYS under a seccomp policy that forbids it).
+int transfer_errno(ssize_t done, size_t want) {
+  if (done == static_cast<ssize_t>(want)) return 0;
+  return done < 0 ? errno : EFAULT;
 }
 
-bool copy_from_user(void* to, const void* user, size_t size) {
+int copy_from_user(void* to, const void* user, size_t size) {
   iovec local{to, size}, remote{const_cast<void*>(user), size};
-  return transfer_done(::process_vm_readv(self_pid(), &local, 1, &remote, 1, 0), size,
-                       "process_vm_readv");
+  return transfer_errno(
+      sys::process_vm_readv(at(Site::CopyFromUser), self_pid(), &local, 1, &remote, 1), size);
 }
 
-bool copy_to_user(void* user, const void* from, size_t size) {
-  if (fault(LOCKSTEP_MSHV_SITE_COPY_TO_USER)) return false;
+int copy_to_user(void* user, const void* from, size_t size) {
   iovec local{const_cast<void*>(from), size}, remote{user, size};
-  return transfer_done(::process_vm_writev(self_pid(), &local, 1, &remote, 1, 0), size,
-                       "process_vm_writev");
+  return transfer_errno(
+      sys::process_vm_writev(at(Site::CopyToUser), self_pid(), &local, 1, &remote, 1), size);
 }
 
-bool get_user(int32_t& value, uint64_t addr) {
+int get_user(int32_t& value, uint64_t addr) {
   return copy_from_user(&value, reinterpret_cast<const void*>(static_cast<uintptr_t>(addr)),
                         sizeof value);
+}
+
+void close_fd(int fd) {  // close(2) frees the number whatever it reports (F3)
+  sys::close(at(Site::Close), fd);
 }
 
 // ---- file identity ---------------------------------------------------------------------------
@@ -132,20 +144,20 @@ struct FileIdHash {
   size_t operator()(const FileId& id) const { return id.ino * 0x9E3779B97F4A7C15ull ^ id.dev; }
 };
 
-// 0, or the errno of fstat: EBADF straight from the real fd table.
+// 0, or the errno of fstat: EBADF straight from the real fd table (or an injected ENOMEM).
 int identify(int fd, FileId& id) {
   struct stat st;
-  if (::fstat(fd, &st) != 0) return errno;
+  if (sys::fstat(at(Site::Fstat), fd, &st) != 0) return errno;
   id = {st.st_dev, st.st_ino};
   return 0;
 }
 
-// A fresh file and an fd for it (the anon_inode_getfd stand-in).
-int new_file(const char* name, int& fd, FileId& id) {
-  fd = ::memfd_create(name, MFD_CLOEXEC);
+// A fresh file and an fd for it (the anon_inode_getfd stand-in), made at `site`.
+int new_file(Site site, const char* name, int& fd, FileId& id) {
+  fd = sys::memfd_create(at(site), name, MFD_CLOEXEC);
   if (fd < 0) return errno;
   if (int err = identify(fd, id)) {
-    ::close(fd);
+    close_fd(fd);
     return err;
   }
   return 0;
@@ -236,7 +248,7 @@ bool vfio_file_is_valid(const FileId& id) {
 // Closes fd only if it still names `id`: never close a number someone else reused.
 void close_if_same(int fd, const FileId& id) {
   FileId now;
-  if (identify(fd, now) == 0 && now == id) ::close(fd);
+  if (identify(fd, now) == 0 && now == id) close_fd(fd);
 }
 
 // ---- partition references and device release -----------------------------------------------
@@ -273,7 +285,7 @@ void unlink_and_release(Partition& p, Device& d) {
     if (mutant(LOCKSTEP_MSHV_MUTANT_RELEASE_KEEPS_FILES)) {
       leak(held.dup);  // the list is never torn down: its references stay counted
     } else {
-      ::close(held.dup);
+      close_fd(held.dup);
       g_count.file_refs.fetch_sub(1);
     }
   }
@@ -317,10 +329,10 @@ int link_and_install(const std::shared_ptr<Partition>& p, const std::shared_ptr<
   d->partition = p;
   link_device(*p, *d);  // C8: hlist_add_head
   partition_get(*p);    // C9: mshv_partition_get
-  int err = fault(LOCKSTEP_MSHV_SITE_FD_ALLOC) ? EMFILE : new_file("mshv-vfio", d->fd, d->id);
+  int err = new_file(Site::FdAlloc, "mshv-vfio", d->fd, d->id);
   if (!err) {
     err = enroll(d->id, Entry{Kind::Device, nullptr, d});
-    if (err) ::close(d->fd);
+    if (err) close_fd(d->fd);
   }
   if (err) {  // C10: anon_inode_getfd failed: hlist_del, device_release, put
     unlink_and_release(*p, *d);
@@ -332,7 +344,7 @@ int link_and_install(const std::shared_ptr<Partition>& p, const std::shared_ptr<
 // mshv-strict only: undo a created device whose fd the caller cannot learn. Holds pt_mutex.
 void roll_back_installed(Partition& p, const std::shared_ptr<Device>& d) {
   withdraw_object(d->id);
-  ::close(d->fd);
+  close_fd(d->fd);
   unlink_and_release(p, *d);
   partition_put(p);
 }
@@ -348,28 +360,30 @@ bool known_type(uint32_t type) {
 // mshv_partition_ioctl_create_device; the caller holds pt_mutex.
 int create_device(const std::shared_ptr<Partition>& p, void* uarg) {
   uapi::CreateDevice args;
-  if (!copy_from_user(&args, uarg, sizeof args)) return EFAULT;  // C1: copy_from_user
+  if (int err = copy_from_user(&args, uarg, sizeof args)) return err;  // C1: copy_from_user
   if (strict() && !mutant(LOCKSTEP_MSHV_MUTANT_UNKNOWN_FLAGS_ACCEPTED) &&
       (args.flags & ~uapi::kCreateDeviceTest))
     return EINVAL;  // mshv-strict: unknown flag bits (Sashiko review of V3 06/11)
-  if (!known_type(args.type)) return ENODEV;           // C3: type != MSHV_DEV_TYPE_VFIO
-  if (args.flags & uapi::kCreateDeviceTest) return 0;  // C4: TEST: nothing made or copied
-  if (fault(LOCKSTEP_MSHV_SITE_ALLOC)) return ENOMEM;  // C6: kzalloc
+  if (!known_type(args.type)) return ENODEV;                    // C3: type != MSHV_DEV_TYPE_VFIO
+  if (args.flags & uapi::kCreateDeviceTest) return 0;           // C4: TEST: nothing made or copied
+  if (int err = sys::fault_point(at(Site::Alloc))) return err;  // C6: kzalloc
   auto device = std::make_shared<Device>();
   if (!p->devices.empty()) return EBUSY;  // C7: mshv_vfio_create_device finds one listed
   if (int err = link_and_install(p, device)) return err;  // steps 7-9
   const uint32_t fd = static_cast<uint32_t>(device->fd);  // C12: devargk.fd = rc
-  if (!copy_to_user(static_cast<char*>(uarg) + offsetof(uapi::CreateDevice, fd), &fd, sizeof fd)) {
+  if (int err = copy_to_user(static_cast<char*>(uarg) + offsetof(uapi::CreateDevice, fd), &fd,
+                             sizeof fd)) {
     if (strict() && !mutant(LOCKSTEP_MSHV_MUTANT_COPY_BACK_KEEPS_FD))
       roll_back_installed(*p, device);  // mshv-strict: no fd left behind
-    return EFAULT;  // mshv-v1: the fd stays installed, "cleanup in mshv_device_fop_release"
+    return err;  // mshv-v1: the fd stays installed, "cleanup in mshv_device_fop_release"
   }
   device->fd_learned = true;
   return 0;  // C12
 }
 
-// mshv_partition_ioctl: the whole switch runs under pt_mutex.
+// mshv_partition_ioctl: the whole switch runs under pt_mutex, taken killably (F4: EINTR).
 int partition_ioctl(const std::shared_ptr<Partition>& p, uint32_t request, void* uarg) {
+  if (int err = sys::fault_point(at(Site::PtMutex))) return err;  // mutex_lock_killable
   auto guard = lock_partition(*p);
   // Raced with the release of the partition fd (the kernel's fdget forbids it): a device made
   // now could hold a partition already counted out (tests/mshv/stress_test.cc).
@@ -399,7 +413,7 @@ int hold_file(Device& d, const FileId& id, int dup) {
   // The mutant counts the reference before the kzalloc and never takes it back.
   const bool count_early = mutant(LOCKSTEP_MSHV_MUTANT_ADD_ENOMEM_KEEPS_COUNT);
   if (count_early) g_count.file_refs.fetch_add(1);
-  if (fault(LOCKSTEP_MSHV_SITE_ALLOC)) return ENOMEM;  // kzalloc
+  if (int err = sys::fault_point(at(Site::Alloc))) return err;  // kzalloc
   try {
     d.files.push_back({id, dup});  // get_file + list_add_tail
   } catch (const std::bad_alloc&) {
@@ -411,7 +425,7 @@ int hold_file(Device& d, const FileId& id, int dup) {
 
 // mshv_vfio_file_add
 int file_add(Device& d, int32_t fd) {
-  int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);  // fget: the temporary reference (EBADF if not open)
+  int dup = sys::dup_cloexec(at(Site::Dup), fd);  // fget: the temporary reference (EBADF if closed)
   if (dup < 0) return errno;
   FileId id;
   int err = identify(dup, id);
@@ -420,7 +434,7 @@ int file_add(Device& d, int32_t fd) {
   if (err && mutant(LOCKSTEP_MSHV_MUTANT_ADD_ERROR_KEEPS_DUP)) {
     leak(dup);  // the mutant's error path forgets the fput
   } else if (err) {
-    ::close(dup);  // fput of the temporary reference
+    close_fd(dup);  // fput of the temporary reference
   }
   return err;
 }
@@ -439,7 +453,7 @@ int file_del(Device& d, int32_t fd) {
   if (mutant(LOCKSTEP_MSHV_MUTANT_DEL_KEEPS_REF)) {
     leak(dup);  // the mutant forgets the fput: only the fd oracle can see it
   } else {
-    ::close(dup);  // fput
+    close_fd(dup);  // fput
   }
   return 0;
 }
@@ -449,7 +463,7 @@ int set_attr(Device& d, const uapi::DeviceAttr& a) {
   if (a.group != uapi::kDevVfioFile) return ENXIO;  // mshv_vfio_set_attr: other groups
   if (!is_add_or_del(a.attr)) return ENXIO;         // mshv_vfio_set_file: before get_user
   int32_t fd;
-  if (!get_user(fd, a.addr)) return EFAULT;  // mshv_vfio_set_file: get_user
+  if (int err = get_user(fd, a.addr)) return err;  // mshv_vfio_set_file: get_user
   return a.attr == uapi::kDevVfioFileAdd ? file_add(d, fd) : file_del(d, fd);
 }
 
@@ -458,7 +472,7 @@ int device_ioctl(Device& d, uint32_t request, void* uarg) {
   if (request != uapi::kSetDeviceAttr && request != uapi::kHasDeviceAttr)
     return ENOTTY;  // mshv_device_fop_ioctl: default
   uapi::DeviceAttr attr;
-  if (!copy_from_user(&attr, uarg, sizeof attr)) return EFAULT;  // copied before the op check
+  if (int err = copy_from_user(&attr, uarg, sizeof attr)) return err;  // before the op check
   if (request == uapi::kHasDeviceAttr) return has_attr(attr);
   return set_attr(d, attr);
 }
@@ -480,18 +494,19 @@ int close_and_release(int fd) {
   FileId id;
   if (int err = identify(fd, id)) return err;  // close(2) of a closed fd: EBADF
   std::optional<Entry> entry = withdraw_object(id);
-  // Linux releases the fd even when close reports an error, so the release runs regardless.
-  int err = ::close(fd) == 0 ? 0 : errno;
+  // Linux frees the number even when close reports an error, so the release runs regardless,
+  // and an MSHV file's close reports the release's 0 (mshv_device_fop_release; F3).
+  int err = sys::close(at(Site::Close), fd) == 0 ? 0 : errno;
   if (entry && entry->kind == Kind::Device) device_fop_release(*entry->device);
   if (entry && entry->kind == Kind::Partition) partition_fop_release(*entry->partition);
-  return err;
+  return entry ? 0 : err;
 }
 
 int open_partition() {  // mshv_ioctl_create_partition
   auto p = std::make_shared<Partition>();
-  if (int err = new_file("mshv-partition", p->fd, p->id)) return -err;
+  if (int err = new_file(Site::OpenFd, "mshv-partition", p->fd, p->id)) return -err;
   if (int err = enroll(p->id, Entry{Kind::Partition, p, nullptr})) {
-    ::close(p->fd);
+    close_fd(p->fd);
     return -err;
   }
   g_count.partitions.fetch_add(1);
@@ -502,9 +517,9 @@ int open_partition() {  // mshv_ioctl_create_partition
 int open_vfio_file() {
   int fd;
   FileId id;
-  if (int err = new_file("vfio-device", fd, id)) return -err;
+  if (int err = new_file(Site::OpenFd, "vfio-device", fd, id)) return -err;
   if (int err = enroll(id, Entry{Kind::VfioFile, nullptr, nullptr})) {
-    ::close(fd);
+    close_fd(fd);
     return -err;
   }
   return fd;
@@ -576,9 +591,17 @@ extern "C" int lockstep_mshv_set_mutant(int which) {
   return 0;
 }
 
-extern "C" int lockstep_mshv_fail_next(int site) {
-  if (site < LOCKSTEP_MSHV_SITE_NONE || site > LOCKSTEP_MSHV_SITE_COPY_TO_USER) return fail(EINVAL);
-  t_armed = site;
+extern "C" int lockstep_mshv_fail_next(int site, int err) {
+  if (site == LOCKSTEP_MSHV_SITE_NONE) {
+    sys::disarm();
+    return 0;
+  }
+  if (site < LOCKSTEP_MSHV_SITE_NONE || site >= LOCKSTEP_MSHV_SITE_END) return fail(EINVAL);
+  const lockstep::mshv::FailNext f{static_cast<Site>(site - 1), err};
+  const std::span<const int> errnos = lockstep::mshv::site_errnos(f.site);
+  const int e = lockstep::mshv::fault_errno(f);
+  if (std::find(errnos.begin(), errnos.end(), e) == errnos.end()) return fail(EINVAL);
+  sys::arm({at(f.site), e});
   return 0;
 }
 
@@ -609,7 +632,7 @@ extern "C" int lockstep_mshv_reap(void) {
 extern "C" void lockstep_mshv_reset(void) {
   g_mutant = LOCKSTEP_MSHV_MUTANT_NONE;  // first, so that the releases below drop every file
   g_strict = false;
-  t_armed = LOCKSTEP_MSHV_SITE_NONE;
+  sys::disarm();
   std::vector<Entry> entries;
   {
     std::lock_guard guard(g_registry_mutex);
@@ -633,7 +656,7 @@ extern "C" void lockstep_mshv_reset(void) {
     std::lock_guard guard(g_registry_mutex);
     leaked.swap(g_leaked_dups);
   }
-  for (int dup : leaked) ::close(dup);
+  for (int dup : leaked) close_fd(dup);
   // Nothing is left: a mutant may have left counts unbalanced (a partition reference never
   // dropped, a device never unlinked), so the next trace starts from zero in any case.
   g_count.partitions = 0;

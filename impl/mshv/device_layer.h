@@ -14,9 +14,9 @@
  *     unlike a write through /proc/self/mem; impl_test.cc checks both).
  *
  * Every entry point returns 0 (or an fd) on success and -1 with errno on failure, like the
- * syscall it stands for. The layer is process-global, like the kernel it stands in for; it is
- * thread-safe (a registry mutex, a per-partition mutex as pt_mutex, a per-device lock as
- * mshv_vfio->lock).
+ * syscall it stands for. Every syscall goes through impl/sys.h at a site of core/mshv/sites.def.
+ * The layer is process-global, like the kernel it stands in for; it is thread-safe (a registry
+ * mutex, a per-partition mutex as pt_mutex, a per-device lock as mshv_vfio->lock).
  */
 #ifndef LOCKSTEP_IMPL_MSHV_DEVICE_LAYER_H_
 #define LOCKSTEP_IMPL_MSHV_DEVICE_LAYER_H_
@@ -43,7 +43,8 @@ int lockstep_mshv_ioctl(int fd, unsigned long request, void* arg);
  * mshv_partition_release): the userspace stand-in for the last close. Layer fds must be closed
  * here, not with close(2). A dup the caller makes does not delay the release as it would in the
  * kernel: a call through it after the release finds no object (ENOTTY). Other fds are just
- * closed. */
+ * closed. Fails without closing anything when fstat cannot identify the file (ENOMEM); on any
+ * other result the number is free. */
 int lockstep_mshv_close(int fd);
 
 /* ---- configuration ----------------------------------------------------------------------- */
@@ -65,17 +66,25 @@ int lockstep_mshv_set_mutant(int mutant); /* -1/EINVAL for an unknown value */
 
 /* ---- fault injection --------------------------------------------------------------------- */
 
+/* The fault sites, 1 + their row in core/mshv/sites.def (the layer static_asserts each). */
 enum lockstep_mshv_site {
-  LOCKSTEP_MSHV_SITE_NONE = 0,        /* disarm */
-  LOCKSTEP_MSHV_SITE_ALLOC = 1,       /* the next allocation fails: ENOMEM */
-  LOCKSTEP_MSHV_SITE_FD_ALLOC = 2,    /* the next fd installation fails: EMFILE */
-  LOCKSTEP_MSHV_SITE_COPY_TO_USER = 3 /* the next copy_to_user fails: EFAULT */
+  LOCKSTEP_MSHV_SITE_NONE = 0,           /* disarm */
+  LOCKSTEP_MSHV_SITE_ALLOC = 1,          /* the stand-in's kzalloc: ENOMEM */
+  LOCKSTEP_MSHV_SITE_FD_ALLOC = 2,       /* memfd_create of a device fd (anon_inode_getfd) */
+  LOCKSTEP_MSHV_SITE_COPY_TO_USER = 3,   /* process_vm_writev */
+  LOCKSTEP_MSHV_SITE_COPY_FROM_USER = 4, /* process_vm_readv */
+  LOCKSTEP_MSHV_SITE_OPEN_FD = 5,        /* memfd_create of a partition or VFIO file */
+  LOCKSTEP_MSHV_SITE_FSTAT = 6,          /* fstat: the fdget stand-in */
+  LOCKSTEP_MSHV_SITE_DUP = 7,            /* fcntl(F_DUPFD_CLOEXEC): the fget stand-in */
+  LOCKSTEP_MSHV_SITE_CLOSE = 8,          /* close */
+  LOCKSTEP_MSHV_SITE_PT_MUTEX = 9,       /* mutex_lock_killable of the partition lock: EINTR */
+  LOCKSTEP_MSHV_SITE_END                 /* one past the last */
 };
-/* Arms one fault for the next entry point (open_partition, vfio_open_file, ioctl, close). It
- * fires at most once, at the first point of that kind the call reaches, and is discarded when
- * the call returns whether it fired or not. Only the device code has fault points: opening a
- * partition or a VFIO file and closing reach none. -1/EINVAL for an unknown site. */
-int lockstep_mshv_fail_next(int site);
+/* Arms one fault for the next entry point (open_partition, vfio_open_file, ioctl, close): the
+ * first call at that site the entry point reaches fails with `err` (0: the site's first errno in
+ * sites.def), and the fault is discarded when the call returns whether it fired or not.
+ * -1/EINVAL for an unknown site or an errno the site's row does not list. */
+int lockstep_mshv_fail_next(int site, int err);
 
 /* ---- introspection and cleanup ----------------------------------------------------------- */
 

@@ -1,7 +1,6 @@
 #include "impl/mshv/target.h"
 
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,6 +14,7 @@
 #include "core/mshv/uapi.h"
 #include "core/overloaded.h"
 #include "impl/mshv/device_layer.h"
+#include "impl/sys.h"
 
 namespace lockstep::mshv {
 namespace {
@@ -38,17 +38,7 @@ int kind_slot(char kind) {
   }
 }
 
-int layer_site(Site site) {
-  switch (site) {
-    case Site::Alloc:
-      return LOCKSTEP_MSHV_SITE_ALLOC;
-    case Site::FdAlloc:
-      return LOCKSTEP_MSHV_SITE_FD_ALLOC;
-    case Site::CopyToUser:
-      return LOCKSTEP_MSHV_SITE_COPY_TO_USER;
-  }
-  return LOCKSTEP_MSHV_SITE_NONE;
-}
+using sys::kHarness;
 
 // The errno of a call that returned `result` (0 on success).
 int err_of(int result) {
@@ -98,13 +88,14 @@ ImplTarget::~ImplTarget() {
 // closed at once: the mappings keep the page, and no fd outlives this call.
 const ImplTarget::Pages& ImplTarget::pages() {
   static const Pages mapped = [] {
-    int fd = ::memfd_create("lockstep-user-page", MFD_CLOEXEC);
+    int fd = sys::memfd_create(kHarness, "lockstep-user-page", MFD_CLOEXEC);
     if (fd < 0) fail_setup("memfd_create");
-    if (::ftruncate(fd, kPageSize) != 0) fail_setup("ftruncate");
-    void* rw = ::mmap(nullptr, kPageSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    void* ro = ::mmap(nullptr, kPageSize, PROT_READ, MAP_SHARED, fd, 0);
-    void* none = ::mmap(nullptr, kPageSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    ::close(fd);
+    if (sys::ftruncate(kHarness, fd, kPageSize) != 0) fail_setup("ftruncate");
+    void* rw = sys::mmap(kHarness, nullptr, kPageSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void* ro = sys::mmap(kHarness, nullptr, kPageSize, PROT_READ, MAP_SHARED, fd, 0);
+    void* none =
+        sys::mmap(kHarness, nullptr, kPageSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    sys::close(kHarness, fd);
     if (rw == MAP_FAILED || ro == MAP_FAILED || none == MAP_FAILED) fail_setup("mmap");
     return Pages{static_cast<char*>(rw), static_cast<char*>(ro), static_cast<char*>(none)};
   }();
@@ -173,7 +164,7 @@ Outcome ImplTarget::step(const Op& op) {
                        op);
   // A FailNext covers exactly the next op, even one that never enters the layer (close(2) of a
   // file, opening a plain file).
-  if (!std::holds_alternative<FailNext>(op)) lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_NONE);
+  if (!std::holds_alternative<FailNext>(op)) lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_NONE, 0);
   return Outcome{err, resources()};
 }
 
@@ -185,7 +176,8 @@ int ImplTarget::open_partition(Handle made) {
 }
 
 int ImplTarget::open_file(const OpenFile& op, Handle made) {
-  int fd = op.vfio ? lockstep_vfio_open_file() : ::memfd_create("plain-file", MFD_CLOEXEC);
+  int fd =
+      op.vfio ? lockstep_vfio_open_file() : sys::memfd_create(kHarness, "plain-file", MFD_CLOEXEC);
   if (fd < 0) return errno;
   bind(made, fd);
   return 0;
@@ -225,19 +217,22 @@ int ImplTarget::raw_ioctl(const RawIoctl& op) {
 int ImplTarget::close(const Close& op) {
   const int fd = fd_of(op.h);
   const bool layer_object = op.h.kind == kPartition || op.h.kind == kDevice;
-  int err = err_of(layer_object ? lockstep_mshv_close(fd) : ::close(fd));
-  unbind(op.h);  // Linux frees the number even when close reports an error
+  int err = err_of(layer_object ? lockstep_mshv_close(fd) : sys::close(kHarness, fd));
+  // Linux frees the number even when close reports an error; the layer's ENOMEM (F1: fstat
+  // could not identify the file) closed nothing.
+  if (!(layer_object && err == ENOMEM)) unbind(op.h);
   return err;
 }
 
 int ImplTarget::fail_next(const FailNext& op) {
-  lockstep_mshv_fail_next(layer_site(op.site));
+  lockstep_mshv_fail_next(1 + static_cast<int>(op.site), fault_errno(op));
   return 0;
 }
 
 // ---- end of trace ----------------------------------------------------------------------------
 
 void ImplTarget::finish() {
+  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_NONE, 0);  // a trailing FailNext covers no close
   // Devices first, then partitions and files: each release then finds its partition still
   // open, as a caller closing in reverse order of creation would.
   for (bool devices : {true, false}) {
@@ -248,13 +243,13 @@ void ImplTarget::finish() {
       if (slot == kind_slot(kDevice) || slot == kind_slot(kPartition)) {
         lockstep_mshv_close(fd);
       } else {
-        ::close(fd);
+        sys::close(kHarness, fd);
       }
       fd = kUnbound;
     }
   }
   bound_count_ = 0;
-  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_NONE);
+  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_NONE, 0);
 }
 
 void ImplTarget::reap() {

@@ -5,7 +5,6 @@
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -14,6 +13,7 @@
 #include <utility>
 
 #include "core/bytes.h"
+#include "impl/sys.h"
 
 namespace lockstep::vhost {
 
@@ -49,7 +49,7 @@ std::string frame_line(const char* dir, const Header& h, size_t fds) {
 }
 
 size_t page_size() {
-  static const size_t size = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  static const size_t size = static_cast<size_t>(sys::sysconf(sys::kHarness, _SC_PAGESIZE));
   return size;
 }
 
@@ -147,7 +147,9 @@ struct Backend::Region {
     return *this;
   }
   ~Region() {
-    if (map != MAP_FAILED) ::munmap(map, map_len);  // also drops a uffd registration
+    // Also drops a uffd registration. F3: a failed munmap (EINVAL) leaves the range mapped; the
+    // region is forgotten all the same.
+    if (map != MAP_FAILED) sys::munmap(sys::at(Site::Munmap), map, map_len);
   }
   uintptr_t base() const { return reinterpret_cast<uintptr_t>(map) + desc.mmap_offset; }
 };
@@ -217,16 +219,27 @@ void Backend::log(const std::string& line) const {
   if (log_) log_(line);
 }
 
-bool Backend::take_fault(Site site) {
-  if (armed_ != site) return false;
-  armed_.reset();
-  if (log_) log("fault injected: " + to_string(site));
-  return true;
+void Backend::fail_next(Site site, int err) {
+  armed_ = FailNext{site, fault_errno(FailNext{site, err})};
 }
+
+// F1/X11: the armed fault covers the reads that assemble the next message and its processing;
+// it stays armed across calls until it fires or that message has been processed.
+struct Backend::ArmScope {
+  Backend& b;
+  explicit ArmScope(Backend& backend) : b(backend) {
+    if (b.armed_) sys::arm({sys::at(b.armed_->site), b.armed_->err});
+  }
+  ~ArmScope() {
+    if (!sys::armed()) b.armed_.reset();  // it fired
+    sys::disarm();
+  }
+};
 
 void Backend::handle_readable() {
   if (!connected()) return;
   if (pending_out_ && !flush()) return;
+  ArmScope scope(*this);
   while (connected() && !pending_out_) {
     Message m;
     const MessageReader::Status st = reader_.read(sock_.get(), m);
@@ -241,6 +254,7 @@ void Backend::handle_readable() {
 
 void Backend::disconnect(const char* why) {
   if (!connected()) return;
+  sys::disarm();  // X11: a fault is discarded on disconnect
   log(std::string("closed: ") + why);
   if (uffd_ && options_.broken(Mutant::DISCONNECT_LEAKS_UFFD)) leaked_.push_back(std::move(uffd_));
   reset_session();
@@ -280,7 +294,8 @@ void Backend::process(Message& m) {
       if (fd) leaked_.push_back(std::move(fd));  // mutant: kept by nobody
   finish(m, r);
   armed_.reset();  // F1: armed for this message only
-  m.fds.clear();   // E1, W6: fds no handler took are closed, never kept
+  sys::disarm();
+  m.fds.clear();  // E1, W6: fds no handler took are closed, never kept
 }
 
 Backend::Result Backend::dispatch(Message& m) {
@@ -339,30 +354,18 @@ bool Backend::reply(const Message& request, std::span<const uint8_t> payload,
   const Header h{id, flags, static_cast<uint32_t>(payload.size())};
   if (log_) log(frame_line("->", h, fds.size()));
   ++replies_;
-  if (take_fault(Site::Sendmsg)) {
-    disconnect("sendmsg failed (injected)");
-    return false;
-  }
   std::vector<uint8_t> bytes = frame(h, payload);
-  const long n = send_some(sock_.get(), bytes, fds, /*dontwait=*/true);
+  const long n = send_some(sock_.get(), bytes, fds, /*dontwait=*/true);  // F2: EINTR retried
   if (n == static_cast<long>(bytes.size())) return true;
-  if (n >= 0 || n == -EAGAIN) {
+  if (n >= 0 || n == -EAGAIN) {  // F2: the rest goes out when the socket is writable
     Pending p;
     p.bytes.assign(bytes.begin() + (n > 0 ? n : 0), bytes.end());
-    if (n <= 0) {
-      for (int fd : fds) {
-        UniqueFd dup(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
-        if (!dup) {
-          disconnect("dup failed");
-          return false;
-        }
-        p.fds.push_back(std::move(dup));
-      }
-    }
+    if (n <= 0) p.fds.assign(fds.begin(), fds.end());
     pending_out_ = std::move(p);
     return true;
   }
-  disconnect("sendmsg failed");
+  if (log_) log(std::string("sendmsg: ") + std::strerror(static_cast<int>(-n)));
+  disconnect("sendmsg failed");  // F1: the reply is lost
   return false;
 }
 
@@ -373,9 +376,7 @@ bool Backend::reply_u64(const Message& request, uint64_t value) {
 }
 
 bool Backend::flush() {
-  std::vector<int> fds;
-  for (const UniqueFd& fd : pending_out_->fds) fds.push_back(fd.get());
-  const long n = send_some(sock_.get(), pending_out_->bytes, fds, /*dontwait=*/true);
+  const long n = send_some(sock_.get(), pending_out_->bytes, pending_out_->fds, /*dontwait=*/true);
   if (n == -EAGAIN) return false;
   if (n < 0) {
     disconnect("sendmsg failed");
@@ -396,7 +397,6 @@ Backend::Stats Backend::stats() const {
   s.held_fds = s.uffds + s.regions_mapped + static_cast<int>(reader_.pending_fds());
   for (const Ring& r : rings_) s.held_fds += !!r.kick + !!r.call + !!r.err;
   s.held_fds += !!log_base_ + !!log_fd_ + !!backend_req_;
-  if (pending_out_) s.held_fds += static_cast<int>(pending_out_->fds.size());
   // Rule X12: the phase is derived from the state.
   if (awaiting_ack_)
     s.phase = Phase::AwaitingAck;
@@ -482,12 +482,12 @@ Backend::Result Backend::on_set_mem_table(Message& m) {
   const uint32_t mapped = options_.broken(Mutant::TABLE_SKIPS_LAST_REGION) ? n - 1 : n;
   for (uint32_t i = 0; i < mapped; ++i) {
     const size_t len = table[i].memory_size + table[i].mmap_offset;
-    void* map = MAP_FAILED;
-    if (!take_fault(Site::Mmap))
-      map = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, m.fds[i].get(),
-                   0);
+    void* map = sys::mmap(sys::at(Site::Mmap), nullptr, len, PROT_READ | PROT_WRITE,
+                          MAP_SHARED | MAP_NORESERVE, m.fds[i].get(), 0);
     if (map == MAP_FAILED) {
       if (log_) log("refused: mmap region " + std::to_string(i) + ": " + std::strerror(errno));
+      if (options_.broken(Mutant::MMAP_FAILURE_KEEPS_FD))
+        leaked_.push_back(std::move(m.fds[i]));  // mutant: the failed region's fd kept by nobody
       return Result::kRefused;
     }
     const size_t map_len = (len + page_size() - 1) / page_size() * page_size();
@@ -520,8 +520,8 @@ bool Backend::register_regions() {
     reg.range.start = reinterpret_cast<uintptr_t>(r.map);
     reg.range.len = r.map_len;
     reg.mode = UFFDIO_REGISTER_MODE_MISSING;
-    if (take_fault(Site::UffdioRegister) || !uffd_ ||
-        ::ioctl(uffd_.get(), UFFDIO_REGISTER, &reg) != 0) {
+    if (!uffd_ ||
+        sys::ioctl(sys::at(Site::UffdioRegister), uffd_.get(), UFFDIO_REGISTER, &reg) != 0) {
       log(std::string("refused: UFFDIO_REGISTER: ") + std::strerror(errno));
       regions_.clear();
       return false;
@@ -647,14 +647,12 @@ Backend::Result Backend::on_postcopy_advise(Message& m) {
     leaked_.push_back(std::move(uffd_));  // mutant: DPDK overwrites postcopy_ufd
   if (uffd_ && options_.one_uffd_per_connection) return Result::kRefused;  // P2
   // P4: userfaultfd(O_CLOEXEC|O_NONBLOCK) + UFFDIO_API; on failure a reply without the fd.
-  UniqueFd fd;
-  if (!take_fault(Site::Userfaultfd))
-    fd.reset(static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK)));
+  UniqueFd fd(sys::userfaultfd(sys::at(Site::Userfaultfd), O_CLOEXEC | O_NONBLOCK));
   if (fd) {
     uffdio_api api{};
     api.api = UFFD_API;
     api.features = 0;
-    if (take_fault(Site::UffdioApi) || ::ioctl(fd.get(), UFFDIO_API, &api) != 0) fd.reset();
+    if (sys::ioctl(sys::at(Site::UffdioApi), fd.get(), UFFDIO_API, &api) != 0) fd.reset();
   }
   if (!fd) {
     log(std::string("ADVISE: no userfaultfd: ") + std::strerror(errno));

@@ -81,8 +81,9 @@ class Backend {
   // The back-end closes the connection itself (rule D1): everything released.
   void disconnect(const char* why = "closed by owner");
 
-  // Rule F1/X11: one fault at the next call of that kind while processing the next message.
-  void fail_next(Site site) { armed_ = site; }
+  // Rules F1-F3/X11: one fault at the next call at that site (core/vhost/sites.def) while the
+  // next message is read and processed, failing with `err` (0: the site's first errno).
+  void fail_next(Site site, int err = 0);
 
   Stats stats() const;
   uint64_t messages_handled() const { return messages_; }
@@ -126,7 +127,7 @@ class Backend {
   bool reply_u64(const wire::Message& request, uint64_t value);
   bool flush();
   void reset_session();
-  bool take_fault(Site site);
+  struct ArmScope;
   void log(const std::string& line) const;
 
   // One handler per request (docs/vhost-backend-rules.md).
@@ -166,10 +167,13 @@ class Backend {
   wire::MessageReader reader_;
   struct Pending {
     std::vector<uint8_t> bytes;
-    std::vector<UniqueFd> fds;  // dups, so the reply stays valid whatever happens meanwhile
+    // Borrowed, not dups: only POSTCOPY_ADVISE's reply carries an fd (the session's uffd), and
+    // nothing can close it before the flush (no message is processed while output is pending;
+    // disconnect drops the pending reply first).
+    std::vector<int> fds;
   };
   std::optional<Pending> pending_out_;
-  std::optional<Site> armed_;
+  std::optional<FailNext> armed_;
   uint64_t messages_ = 0, replies_ = 0;
 
   // Session state (everything reset_session() clears).

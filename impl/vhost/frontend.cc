@@ -6,26 +6,26 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 
 #include "core/fd_oracle.h"
+#include "impl/sys.h"
 
 namespace lockstep::vhost {
 
 using namespace wire;  // this file never sees model/vhost's Message
+using sys::kHarness;   // the front-end is the harness: its calls are never faulted
 namespace {
 
-const int g_proc_self_fd = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+const int g_proc_self_fd = sys::open(kHarness, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 int64_t now_ms() {
   timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  sys::clock_gettime(kHarness, CLOCK_MONOTONIC, &ts);
   return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -45,19 +45,19 @@ bool make_fds(std::span<const FdSpec> specs, std::vector<UniqueFd>& owned, std::
 UniqueFd make_fd(const FdSpec& spec) {
   switch (spec.kind) {
     case FdKind::Eventfd:
-      return UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+      return UniqueFd(sys::eventfd(kHarness, 0, EFD_CLOEXEC | EFD_NONBLOCK));
     case FdKind::Memfd: {
-      UniqueFd fd(::memfd_create("lockstep-region", MFD_CLOEXEC));
+      UniqueFd fd(sys::memfd_create(kHarness, "lockstep-region", MFD_CLOEXEC));
       if (fd && spec.size <= static_cast<uint64_t>(INT64_MAX))
-        (void)::ftruncate(fd.get(), static_cast<off_t>(spec.size));
+        (void)sys::ftruncate(kHarness, fd.get(), static_cast<off_t>(spec.size));
       return fd;
     }
     case FdKind::File:
-      return UniqueFd(::open("/dev/null", O_RDWR | O_CLOEXEC));
+      return UniqueFd(sys::open(kHarness, "/dev/null", O_RDWR | O_CLOEXEC));
     case FdKind::Uffd:
-      return UniqueFd(static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK)));
+      return UniqueFd(sys::userfaultfd(kHarness, O_CLOEXEC | O_NONBLOCK));
     case FdKind::Other:
-      return UniqueFd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+      return UniqueFd(sys::socket(kHarness, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   }
   errno = EINVAL;
   return UniqueFd();
@@ -76,8 +76,9 @@ FdKind classify_fd(int fd, std::string* target) {
   // it is in all of them): about 4x cheaper than resolving "/proc/self/fd/N" every time.
   char name[16], link[256];
   std::snprintf(name, sizeof name, "%d", fd);
-  const ssize_t n =
-      g_proc_self_fd >= 0 ? ::readlinkat(g_proc_self_fd, name, link, sizeof link - 1) : -1;
+  const ssize_t n = g_proc_self_fd >= 0
+                        ? sys::readlinkat(kHarness, g_proc_self_fd, name, link, sizeof link - 1)
+                        : -1;
   std::string t = n >= 0 ? std::string(link, static_cast<size_t>(n)) : describe_fd(fd);
   const FdKind kind = classify_fd_target(t);
   if (target) *target = std::move(t);
@@ -94,8 +95,9 @@ Frontend Frontend::connect(const std::string& path, int* err) {
     return Frontend();
   }
   std::memcpy(addr.sun_path, path.data(), path.size());
-  UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!sock || ::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  UniqueFd sock(sys::socket(kHarness, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!sock ||
+      sys::connect(kHarness, sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     if (err) *err = errno;
     return Frontend();
   }
@@ -177,7 +179,7 @@ Frontend::Recv Frontend::recv(Reply& out, int timeout_ms, bool keep_fds) {
       wait = static_cast<int>(left);
     }
     pollfd p{sock_.get(), POLLIN, 0};
-    const int n = ::poll(&p, 1, wait);
+    const int n = sys::poll(kHarness, &p, 1, wait);
     if (n == 0) return Recv::kTimeout;
     if (n < 0 && errno != EINTR) return Recv::kTimeout;
   }

@@ -1,12 +1,14 @@
 #include "impl/vhost/target.h"
 
 #include <errno.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <stdexcept>
 #include <string>
 
 #include "core/overloaded.h"
+#include "impl/sys.h"
 
 namespace lockstep::vhost {
 
@@ -22,6 +24,12 @@ BackendOptions options_for(std::string_view profile, int mutant) {
     throw std::invalid_argument("lockstep: impl/vhost has no mutant " + std::to_string(mutant));
   if (mutant) o->mutant = static_cast<Mutant>(mutant);
   return *o;
+}
+
+// Data (or EOF) waits on the back-end's socket: what an event loop's poll would wake it for.
+bool readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return sys::poll(sys::kHarness, &p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP));
 }
 
 uint8_t clamp8(int v) {
@@ -82,7 +90,7 @@ Outcome ImplTarget::step(const Op& op) {
                    connect();
                  },
                  [&](const FailNext& f) {
-                   if (be_ && be_->connected()) be_->fail_next(f.site);
+                   if (be_ && be_->connected()) be_->fail_next(f.site, f.err);
                  },
              },
              op);
@@ -141,13 +149,16 @@ void ImplTarget::transmit(std::span<const uint8_t> bytes, std::span<const FdSpec
   pump(out);
 }
 
-// Runs the back-end until it has processed everything that arrived, draining its replies.
+// Runs the back-end until it has processed everything that arrived, draining its replies. As
+// an event loop would, it wakes the back-end again while output is pending or input waits (an
+// EAGAIN from recvmsg leaves the message in the socket: rule F2).
 void ImplTarget::pump(Outcome& out) {
   if (!be_) return;
   for (;;) {
     be_->handle_readable();
     drain(out);
-    if (!be_->connected() || !be_->output_pending()) return;
+    if (!be_->connected()) return;
+    if (!be_->output_pending() && !readable(be_->socket_fd())) return;
   }
 }
 

@@ -2,9 +2,10 @@
 
 #include <errno.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cstring>
+
+#include "impl/sys.h"
 
 namespace lockstep::vhost {
 namespace {
@@ -25,8 +26,8 @@ long recv_some(int sock, uint8_t* buf, size_t len, std::vector<UniqueFd>& fds, b
   msg.msg_controllen = sizeof control;
   ssize_t n;
   do {
-    n = ::recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
+    n = sys::recvmsg(sys::at(Site::Recvmsg), sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);  // F2: EINTR is retried
   if (n < 0) return -errno;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -45,12 +46,12 @@ long recv_some(int sock, uint8_t* buf, size_t len, std::vector<UniqueFd>& fds, b
 
 void UniqueFd::reset(int fd) {
   const int old = std::exchange(fd_, fd);
-  if (old >= 0) ::close(old);
+  if (old >= 0) sys::close(sys::at(Site::Close), old);  // F3: freed whatever close reports
 }
 
 std::pair<UniqueFd, UniqueFd> stream_socketpair() {
   int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return {};
+  if (sys::socketpair(sys::kHarness, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return {};
   return {UniqueFd(sv[0]), UniqueFd(sv[1])};
 }
 
@@ -88,8 +89,9 @@ long send_some(int sock, std::span<const uint8_t> bytes, std::span<const int> fd
   }
   ssize_t n;
   do {
-    n = ::sendmsg(sock, &msg, MSG_NOSIGNAL | (dontwait ? MSG_DONTWAIT : 0));
-  } while (n < 0 && errno == EINTR);
+    n = sys::sendmsg(sys::at(Site::Sendmsg), sock, &msg,
+                     MSG_NOSIGNAL | (dontwait ? MSG_DONTWAIT : 0));
+  } while (n < 0 && errno == EINTR);  // F2: EINTR is retried
   return n < 0 ? -errno : n;
 }
 

@@ -29,7 +29,7 @@ Outcome Model::step(const Op& op) {
                            [&](const RawIoctl& r) { return raw_ioctl(r); },
                            [&](const Close& c) { return close(c); },
                            [&](const FailNext& f) {
-                             state_.armed = f.site;  // F1: a second one replaces the first
+                             state_.armed = f;  // F1: a second one replaces the first
                              return 0;
                            },
                        },
@@ -38,10 +38,11 @@ Outcome Model::step(const Op& op) {
   return Outcome{err, resources()};
 }
 
-bool Model::fault(Site site) {
-  if (fault_ != site) return false;
-  fault_.reset();  // F2: fires at the first point of its site
-  return true;
+int Model::fault(Site site) {
+  if (!fault_ || fault_->site != site) return 0;
+  const int err = fault_errno(*fault_);
+  fault_.reset();  // F1: fires at the first point of its site, with its errno
+  return err;
 }
 
 Model::FdKind Model::kind_of(Handle h) const {
@@ -69,12 +70,21 @@ Model::FdKind Model::kind_of(Handle h) const {
 // ---- opening: the resources traces act on ----------------------------------------------------
 
 int Model::open_partition() {
-  state_.partitions.push_back({.fd_open = true, .refs = 1});  // P1: mshv_ioctl_create_partition
+  state_.partitions.emplace_back();  // p<n> names this op's partition, whether or not it opens
+  if (int err = fault(Site::OpenFd)) return err;            // F2: the partition's file not made
+  if (int err = fault(Site::Fstat)) return err;             // F2: not identified, closed again
+  state_.partitions.back() = {.fd_open = true, .refs = 1};  // P1: mshv_ioctl_create_partition
   return 0;
 }
 
 int Model::open_file(const OpenFile& op) {
-  (op.vfio ? state_.vfio_files : state_.plain_files).push_back({op.vfio, true});  // P3
+  auto& files = op.vfio ? state_.vfio_files : state_.plain_files;
+  files.push_back({op.vfio, false});
+  if (op.vfio) {                                    // a plain file reaches no site of the layer
+    if (int err = fault(Site::OpenFd)) return err;  // F2: the VFIO file not made
+    if (int err = fault(Site::Fstat)) return err;   // F2: not identified, closed again
+  }
+  files.back().fd_open = true;  // P3
   return 0;
 }
 
@@ -83,34 +93,39 @@ int Model::open_file(const OpenFile& op) {
 int Model::create_device(const CreateDevice& op) {
   state_.devices.emplace_back();  // d<n> names this op's device, whether or not it succeeds
   const size_t index = state_.devices.size() - 1;
+  if (int err = fault(Site::Fstat)) return err;  // F2: fdget's stand-in fails first
   FdKind kind = kind_of(op.part);
-  if (kind == FdKind::None) return EBADF;        // I1: fdget in sys_ioctl
-  if (kind != FdKind::Partition) return ENOTTY;  // I2: not mshv_partition_fops
-  if (op.arg == Mem::Unmapped) return EFAULT;    // C1: copy_from_user
+  if (kind == FdKind::None) return EBADF;               // I1: fdget in sys_ioctl
+  if (kind != FdKind::Partition) return ENOTTY;         // I2: not mshv_partition_fops
+  if (int err = fault(Site::PtMutex)) return err;       // F4: mutex_lock_killable -> EINTR
+  if (int err = fault(Site::CopyFromUser)) return err;  // F2: C1's copy fails with its errno
+  if (op.arg == Mem::Unmapped) return EFAULT;           // C1: copy_from_user
   const bool test = op.flags & uapi::kCreateDeviceTest;
   if (profile_.reject_unknown_create_flags && (op.flags & ~uapi::kCreateDeviceTest))
     return EINVAL;  // C2: mshv-strict rejects unknown flags
   if (op.type != profile_.vfio_type && !profile_.mutant_no_type_check)
     return ENODEV;                              // C3: mshv_partition_ioctl_create_device
   if (test && !profile_.mutant_test_creates) {  // C4: TEST creates nothing
-    if (profile_.test_copies_back && (op.arg == Mem::ReadOnly || fault(Site::CopyToUser)))
-      return EFAULT;  // C5: kvm_vm_ioctl echoes the struct
-    return 0;         // C4
+    if (profile_.test_copies_back)
+      if (int err = op.arg == Mem::ReadOnly ? EFAULT : fault(Site::CopyToUser))
+        return err;  // C5: kvm_vm_ioctl echoes the struct
+    return 0;        // C4
   }
-  if (fault(Site::Alloc)) return ENOMEM;  // C6: kzalloc
+  if (int err = fault(Site::Alloc)) return err;  // C6: kzalloc
   const auto& devices = state_.devices;
   bool busy = std::any_of(devices.begin(), devices.end() - 1, [&](const DeviceState& d) {
     return d.live && d.partition == op.part.index;
   });
   if (busy && !profile_.mutant_no_busy_check) return EBUSY;  // C7: mshv_vfio_create_device
-  if (fault(Site::FdAlloc)) return EMFILE;                   // C10: anon_inode_getfd rollback
+  if (int err = fault(Site::FdAlloc)) return err;            // C10: anon_inode_getfd rollback
   DeviceState& dev = state_.devices[index];
   dev.partition = op.part.index;  // C8: hlist_add_head
   dev.live = true;
-  state_.partitions[op.part.index].refs++;                          // C9: mshv_partition_get
-  if (op.arg == Mem::ReadOnly || fault(Site::CopyToUser)) {         // C11: copy_to_user fails
+  state_.partitions[op.part.index].refs++;       // C9: mshv_partition_get
+  const int injected = fault(Site::CopyToUser);  // F2: fails before the page is touched
+  if (injected || op.arg == Mem::ReadOnly) {     // C11: copy_to_user fails
     if (profile_.rollback_on_copy_back_fault) release_device(dev);  // C11: mshv-strict
-    return EFAULT;  // C11: mshv-v1 / kvm: the fd stays installed, "cleanup in fop_release"
+    return injected ? injected : EFAULT;  // C11: mshv-v1 / kvm: the fd stays installed
   }
   dev.fd_known = true;  // C12: the caller learns the fd
   return 0;
@@ -119,13 +134,17 @@ int Model::create_device(const CreateDevice& op) {
 // ---- device fd: MSHV_SET_DEVICE_ATTR / MSHV_HAS_DEVICE_ATTR ----------------------------------
 
 int Model::attr_ioctl(const AttrArgs& a, uint32_t request) {
+  if (int err = fault(Site::Fstat)) return err;  // F2: fdget's stand-in fails first
   FdKind kind = kind_of(a.dev);
-  if (kind == FdKind::None) return EBADF;                     // I1: fdget in sys_ioctl
+  if (kind == FdKind::None) return EBADF;  // I1: fdget in sys_ioctl
+  if (kind == FdKind::Partition)
+    if (int err = fault(Site::PtMutex)) return err;           // F4: every partition ioctl locks
   if (kind != FdKind::Device || request == 0) return ENOTTY;  // I2, G1: fop_ioctl default
   DeviceState& dev = state_.devices[a.dev.index];
-  if (request == profile_.get_request) return EPERM;  // G2: kvm_device_ioctl_attr, no get_attr
-  if (a.arg == Mem::Unmapped) return EFAULT;          // I3: mshv_device_attr_ioctl copy
-  if (request == profile_.has_request)                // H1, H2: mshv_vfio_has_attr
+  if (request == profile_.get_request) return EPERM;    // G2: kvm_device_ioctl_attr, no get_attr
+  if (int err = fault(Site::CopyFromUser)) return err;  // F2: I3's copy fails with its errno
+  if (a.arg == Mem::Unmapped) return EFAULT;            // I3: mshv_device_attr_ioctl copy
+  if (request == profile_.has_request)                  // H1, H2: mshv_vfio_has_attr
     return a.group == uapi::kDevVfioFile &&
                    (a.attr == uapi::kDevVfioFileAdd || a.attr == uapi::kDevVfioFileDel)
                ? 0
@@ -142,13 +161,14 @@ int Model::set_attr(DeviceState& dev, const AttrArgs& a) {
 }
 
 int Model::file_add(DeviceState& dev, const FdArg& fd) {
+  if (int err = fault(Site::Dup)) return err;  // F2: fget's stand-in (a dup) fails first
   FdKind kind = fd.kind == FdArg::Kind::Handle ? kind_of(fd.handle) : FdKind::None;
   if (kind == FdKind::None) return EBADF;       // A4: mshv_vfio_file_add fget
   if (kind != FdKind::VfioFile) return EINVAL;  // A5: !vfio_file_is_valid
   int file = fd.handle.index;
   bool listed = std::find(dev.files.begin(), dev.files.end(), file) != dev.files.end();
   if (listed && !profile_.mutant_no_duplicate_check) return EEXIST;  // A6: same struct file
-  if (fault(Site::Alloc)) return ENOMEM;                             // A7: kzalloc of the entry
+  if (int err = fault(Site::Alloc)) return err;                      // A7: kzalloc of the entry
   dev.files.push_back(file);                                         // A8: get_file + list_add
   return 0;
 }
@@ -168,15 +188,24 @@ int Model::file_del(DeviceState& dev, const FdArg& fd) {
 // ---- any other ioctl, with a NULL argument -------------------------------------------------
 
 int Model::raw_ioctl(const RawIoctl& op) {
+  if (int err = fault(Site::Fstat)) return err;  // F2: fdget's stand-in fails first
   FdKind kind = kind_of(op.h);
   if (kind == FdKind::None) return EBADF;  // I1
   if (kind == FdKind::Device) {
     if (op.request != 0 && op.request == profile_.get_request) return EPERM;  // G2: no get_attr
-    if (op.request == profile_.set_request || op.request == profile_.has_request)
-      return EFAULT;  // I3: copy_from_user(NULL)
-    return ENOTTY;    // I2: mshv_device_fop_ioctl default
+    if (op.request == profile_.set_request || op.request == profile_.has_request) {
+      if (int err = fault(Site::CopyFromUser)) return err;  // F2: I3's copy
+      return EFAULT;                                        // I3: copy_from_user(NULL)
+    }
+    return ENOTTY;  // I2: mshv_device_fop_ioctl default
   }
-  if (kind == FdKind::Partition && op.request == profile_.create_request) return EFAULT;  // C1
+  if (kind == FdKind::Partition) {
+    if (int err = fault(Site::PtMutex)) return err;  // F4: the switch runs under pt_mutex
+    if (op.request == profile_.create_request) {
+      if (int err = fault(Site::CopyFromUser)) return err;  // F2: C1's copy
+      return EFAULT;                                        // C1: copy_from_user(NULL)
+    }
+  }
   return ENOTTY;  // I4: other partition ioctls are out of scope; I2: files have none
 }
 
@@ -192,6 +221,10 @@ void Model::release_device(DeviceState& dev) {
 }
 
 int Model::close(const Close& op) {
+  if (op.h.kind == kPartition || op.h.kind == kDevice)  // closed through the layer
+    if (int err = fault(Site::Fstat)) return err;       // F2: not identified, nothing closed
+  // F3: a fault at close itself changes nothing: the number is freed, the release runs and
+  // reports 0 (mshv_device_fop_release), so it is left to be discarded.
   switch (kind_of(op.h)) {
     case FdKind::None:
       return EBADF;  // R1: close(2) of a closed fd

@@ -34,8 +34,8 @@ struct State {
   std::vector<DeviceState> devices;
   std::vector<FileState> vfio_files;
   std::vector<FileState> plain_files;
-  int leaked_file_refs = 0;   // references no device owns (only broken variants make these)
-  std::optional<Site> armed;  // F1: a FailNext's fault, for the next op only
+  int leaked_file_refs = 0;       // references no device owns (only broken variants make these)
+  std::optional<FailNext> armed;  // F1: a FailNext's fault, for the next op only
   HandleCounts counts;
 };
 
@@ -68,11 +68,12 @@ class Model {
   // What an fd number refers to in the caller's fd table.
   enum class FdKind { None, Partition, Device, VfioFile, PlainFile };
   FdKind kind_of(Handle h) const;
-  bool fault(Site site);  // consumes the armed fault if it is for this site
+  // The errno of the armed fault if it is for this site (consumed), else 0.
+  int fault(Site site);
 
   const Profile& profile_;
   State state_;
-  std::optional<Site> fault_;  // F1: the fault armed for the op being stepped
+  std::optional<FailNext> fault_;  // F1: the fault armed for the op being stepped
 };
 
 }  // namespace lockstep::mshv

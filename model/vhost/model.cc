@@ -1,5 +1,6 @@
 #include "model/vhost/model.h"
 
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
 #include <limits>
@@ -123,15 +124,16 @@ Outcome Model::step(const Op& op) {
   out_ = &out;
   std::visit(Overloaded{
                  [&](const Send& s) {
-                   if (state_.connected) deliver(frame(s), s.fds);  // else: EPIPE, nothing read
+                   if (state_.connected && !read_fails())  // else: EPIPE, nothing read
+                     deliver(frame(s), s.fds);
                  },
                  [&](const RawBytes& r) {
-                   if (state_.connected) deliver(r.bytes, {});
+                   if (state_.connected && !r.bytes.empty() && !read_fails()) deliver(r.bytes, {});
                  },
                  [&](const Disconnect&) { disconnect(); },  // D1 (EOF)
                  [&](const Connect&) { new_session(); },    // C1
                  [&](const FailNext& f) {
-                   if (state_.connected) state_.armed = f.site;  // F1: one slot, replaced
+                   if (state_.connected) state_.armed = f;  // F1: one slot, replaced
                  },
              },
              op);
@@ -248,7 +250,9 @@ void Model::refuse(const Message& m, bool in_handler) {
 void Model::reply(uint32_t request, std::vector<uint8_t> payload, std::vector<FdKind> fds,
                   std::optional<uint32_t> size) {
   if (!state_.connected) return;
-  if (fault(Site::Sendmsg)) return disconnect();  // F1: the reply is lost, D1
+  const int send_err = fault(Site::Sendmsg);
+  if (send_err && send_err != EINTR && send_err != EAGAIN)
+    return disconnect();  // F1: the reply is lost, D1; F2: EINTR retried, EAGAIN flushed later
   Reply r;
   r.request = request;          // W8: the request's id
   r.flags = uapi::kReplyFlags;  // W8: exactly VERSION|REPLY
@@ -286,9 +290,23 @@ void Model::release_regions(std::vector<RegionState>& regions) {
   regions.clear();
 }  // munmap + close
 
-bool Model::fault(Site site) {
-  if (fault_ != site) return false;
+int Model::fault(Site site) {
+  if (!fault_ || fault_->site != site) return 0;
+  const int err = fault_errno(*fault_);
   fault_.reset();  // F1: fires once, at the first call of its kind
+  return err;
+}
+
+// F2: the back-end's first recvmsg after FailNext(recvmsg) fails. EINTR is retried and EAGAIN
+// read again on the next wake-up (the same as no fault); any other errno closes (D1). F3:
+// munmap and close faults change nothing observable, so they are simply discarded.
+bool Model::read_fails() {
+  std::optional<FailNext>& armed = state_.armed;
+  if (!armed || armed->site != Site::Recvmsg) return false;
+  const int err = fault_errno(*armed);
+  armed.reset();
+  if (err == EINTR || err == EAGAIN) return false;
+  disconnect();
   return true;
 }
 

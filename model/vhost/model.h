@@ -45,9 +45,9 @@ struct State {
   std::vector<uint8_t> rx;     // bytes of a partial message (W4)
   std::vector<FdSpec> queued;  // fds received and not yet given to a message (W4)
   Session session;
-  int leaked_fds = 0;         // fds no owner will close (profiles and mutants that leak)
-  int leaked_uffds = 0;       // of which uffds (a Leak profile's overwritten ones)
-  std::optional<Site> armed;  // FailNext: a fault for the next op only (F1)
+  int leaked_fds = 0;             // fds no owner will close (profiles and mutants that leak)
+  int leaked_uffds = 0;           // of which uffds (a Leak profile's overwritten ones)
+  std::optional<FailNext> armed;  // FailNext: a fault for the next message only (F1)
 };
 
 // A complete message as cut from the stream.
@@ -88,7 +88,9 @@ class Model {
   void disconnect();
   void new_session();
   void release_regions(std::vector<RegionState>& regions);
-  bool fault(Site site);
+  // The errno of the armed fault if it is for this site (consumed), else 0.
+  int fault(Site site);
+  bool read_fails();
   bool acks_enabled() const;
 
   // One function per request (the handler column of model/vhost/requests.def).
@@ -116,9 +118,9 @@ class Model {
 
   const Profile& profile_;
   State state_;
-  std::optional<Site> fault_;  // the fault armed for the message being processed (X11)
-  Outcome* out_ = nullptr;     // the outcome being built
-  uint32_t msg_flags_ = 0;     // the header flags of the message being processed
+  std::optional<FailNext> fault_;  // the fault armed for the message being processed (X11)
+  Outcome* out_ = nullptr;         // the outcome being built
+  uint32_t msg_flags_ = 0;         // the header flags of the message being processed
 };
 
 // W7: the payload size a handled request must have; nullopt for a request the back-end does

@@ -435,8 +435,20 @@ lockstep::proofs::Scope scope() {
           {{"more-handles",
             "a trace that opens more partitions or files, or creates more devices, than the "
             "bounds: the op that would exceed one is not enabled (valid() is false), so what "
-            "follows it is not proved"}}};
+            "follows it is not proved"},
+           {"fault-sites",
+            "fail_next beyond the alloc, fd_alloc and copy_to_user sites with their first "
+            "errnos (the fault sweep covers every site and errno: tests/faults_test.cc)"}}};
 }
+
+namespace {
+
+// The faults the encoding models: the first codec version's sites with their first errnos.
+bool in_scope(const FailNext& f) {
+  return static_cast<size_t>(f.site) < kSitesV1 && fault_errno(f) == site_errnos(f.site)[0];
+}
+
+}  // namespace
 
 // ---- concrete <-> symbolic ----------------------------------------------------------------
 
@@ -461,7 +473,8 @@ std::optional<std::vector<uint64_t>> Encoding::project(const State& st) const {
   for (int i = 0; i < kPlainFiles; ++i)
     v.push_back(i < (int)st.plain_files.size() && st.plain_files[i].fd_open);
   v.push_back(uint64_t(st.leaked_file_refs) & 0xFF);
-  v.push_back(st.armed ? static_cast<unsigned>(*st.armed) + 1 : 0);
+  if (st.armed && !in_scope(*st.armed)) return std::nullopt;
+  v.push_back(st.armed ? static_cast<unsigned>(st.armed->site) + 1 : 0);
   return v;
 }
 
@@ -512,32 +525,32 @@ struct ActionValues {
 }  // namespace
 
 std::optional<std::vector<uint64_t>> Encoding::abstract_op(const State& pre, const Op& op) const {
+  if (const auto* f = std::get_if<FailNext>(&op); f && !in_scope(*f)) return std::nullopt;
   HandleCounts next = pre.counts;  // an op creating a handle beyond the bounds is not enabled
   next.create(op);
   if (next.partitions > kPartitions || next.devices > kDevices || next.vfio_files > kVfioFiles ||
       next.plain_files > kPlainFiles)
     return std::nullopt;
   ActionValues x{op_kind(op)};
-  std::visit(Overloaded{
-                 [](const OpenPartition&) {},
-                 [&](const OpenFile& o) { x.vfio = o.vfio; },
-                 [&](const CreateDevice& o) {
-                   x.handle = o.part;
-                   x.type = o.type;
-                   x.flags = o.flags;
-                   x.arg = o.arg;
-                 },
-                 [&](const SetAttr& o) { x.attr_args(o); },
-                 [&](const HasAttr& o) { x.attr_args(o); },
-                 [&](const GetAttr& o) { x.attr_args(o); },
-                 [&](const RawIoctl& o) {
-                   x.handle = o.h;
-                   x.request = o.request;
-                 },
-                 [&](const Close& o) { x.handle = o.h; },
-                 [&](const FailNext& o) { x.site = o.site; },
-             },
-             op);
+  std::visit(
+      Overloaded{
+          [](const OpenPartition&) {}, [&](const OpenFile& o) { x.vfio = o.vfio; },
+          [&](const CreateDevice& o) {
+            x.handle = o.part;
+            x.type = o.type;
+            x.flags = o.flags;
+            x.arg = o.arg;
+          },
+          [&](const SetAttr& o) { x.attr_args(o); }, [&](const HasAttr& o) { x.attr_args(o); },
+          [&](const GetAttr& o) { x.attr_args(o); },
+          [&](const RawIoctl& o) {
+            x.handle = o.h;
+            x.request = o.request;
+          },
+          [&](const Close& o) { x.handle = o.h; },
+          [&](const FailNext& o) { x.site = o.site; },  // in_scope: a v1 site
+      },
+      op);
   return x.all();
 }
 

@@ -2,6 +2,7 @@
 // and abstract_op() follow Model::step's path (deliver, dispatch, the handlers) far enough to
 // name the abstract action; concrete_op() builds a trace op that realises one.
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -55,45 +56,61 @@ std::optional<uint32_t> request_of_kind(ActionKind kind) {
 // ---- what is outside: the nullopt cases below ---------------------------------------------
 
 lockstep::proofs::Scope scope() {
-  return {
-      {{"regions", "at most " + std::to_string(uapi::kMaxRegions) +
-                       " regions per table (the protocol's own limit, W5/M1)"},
-       {"fds-per-message", "at most " + std::to_string(kMaxAbstractFds) +
-                               " fds attached to one message (codec kMaxSendFds)"},
-       {"one-message-per-op", "every write carries exactly one whole message, or none"},
-       {"ring-fds",
-        "KICK/CALL/ERR fds held on rings 0 and 1 (every profile but dpdk-22.11 has "
-        "exactly these two rings)"},
-       {"leak-counters", "leaked fd counters are 8 bits (wrap after 255 leaks)"},
-       {"abstracted-values",
-        "feature values other than PAGEFAULT/REPLY_ACK, ring sizes, bases "
-        "and addresses, the status byte: not in the abstract state (they "
-        "shape reply payloads, never control flow)"}},
-      {{"partial-header", "a write shorter than a message header (it stays buffered)"},
-       {"raw-frame", "a well-formed message written as raw bytes"},
-       {"lying-size", "a header whose size is not the payload's length"},
-       {"several-messages-per-write", "two or more messages in one write (several replies)"},
-       {"more-than-12-fds", "more than 12 fds attached to one message"},
-       {"reserved-flag-bits", "dpdk-22.11: reserved request flag bits other than 0x10"},
-       {"malformed-dpdk-table",
-        "dpdk-22.11: a SET_MEM_TABLE outside the ack with 0 or more "
-        "than 8 regions or a size that does not match them"},
-       {"partial-region-leak",
-        "dpdk-22.11: a refused table whose first bad region is not the "
-        "first (it leaks the fds from there on)"},
-       {"ring-fds-beyond-1", "dpdk-22.11: KICK/CALL/ERR fds on rings 2..255"},
-       {"state-buffered-partial-message",
-        "a state holding a partial message (rx or queued "
-        "bytes)"},
-       {"state-fds-on-rings-beyond-1", "dpdk-22.11: a state holding fds on rings 2..255"},
-       {"state-partly-registered-regions", "a state with some but not all regions registered"}}};
+  return {{{"regions", "at most " + std::to_string(uapi::kMaxRegions) +
+                           " regions per table (the protocol's own limit, W5/M1)"},
+           {"fds-per-message", "at most " + std::to_string(kMaxAbstractFds) +
+                                   " fds attached to one message (codec kMaxSendFds)"},
+           {"one-message-per-op", "every write carries exactly one whole message, or none"},
+           {"ring-fds",
+            "KICK/CALL/ERR fds held on rings 0 and 1 (every profile but dpdk-22.11 has "
+            "exactly these two rings)"},
+           {"leak-counters", "leaked fd counters are 8 bits (wrap after 255 leaks)"},
+           {"abstracted-values",
+            "feature values other than PAGEFAULT/REPLY_ACK, ring sizes, bases "
+            "and addresses, the status byte: not in the abstract state (they "
+            "shape reply payloads, never control flow)"}},
+          {{"partial-header", "a write shorter than a message header (it stays buffered)"},
+           {"raw-frame", "a well-formed message written as raw bytes"},
+           {"lying-size", "a header whose size is not the payload's length"},
+           {"several-messages-per-write", "two or more messages in one write (several replies)"},
+           {"more-than-12-fds", "more than 12 fds attached to one message"},
+           {"reserved-flag-bits", "dpdk-22.11: reserved request flag bits other than 0x10"},
+           {"malformed-dpdk-table",
+            "dpdk-22.11: a SET_MEM_TABLE outside the ack with 0 or more "
+            "than 8 regions or a size that does not match them"},
+           {"partial-region-leak",
+            "dpdk-22.11: a refused table whose first bad region is not the "
+            "first (it leaks the fds from there on)"},
+           {"ring-fds-beyond-1", "dpdk-22.11: KICK/CALL/ERR fds on rings 2..255"},
+           {"state-buffered-partial-message",
+            "a state holding a partial message (rx or queued "
+            "bytes)"},
+           {"state-fds-on-rings-beyond-1", "dpdk-22.11: a state holding fds on rings 2..255"},
+           {"state-partly-registered-regions", "a state with some but not all regions registered"},
+           {"fault-sites",
+            "fail_next beyond the userfaultfd, uffdio_api, uffdio_register, mmap and sendmsg "
+            "sites, or sendmsg's EINTR and EAGAIN (the fault sweep covers every site and errno: "
+            "tests/faults_test.cc)"}}};
 }
+
+namespace {
+
+// The faults the encoding models: the first codec version's sites, with any errno whose outcome
+// is the first errno's (every errno but sendmsg's EINTR and EAGAIN, which F2 retries).
+bool in_scope(const FailNext& f) {
+  const int err = fault_errno(f);
+  return static_cast<size_t>(f.site) < kSitesV1 &&
+         !(f.site == Site::Sendmsg && (err == EINTR || err == EAGAIN));
+}
+
+}  // namespace
 
 // ---- concrete -> abstract -----------------------------------------------------------------
 
 std::optional<std::vector<uint64_t>> Encoding::project(const State& st) const {
   const Session& s = st.session;
   if (!st.rx.empty() || !st.queued.empty()) return std::nullopt;
+  if (st.armed && !in_scope(*st.armed)) return std::nullopt;
   size_t registered = 0;
   for (const auto& r : s.regions) registered += r.registered;
   if (registered != 0 && registered != s.regions.size()) return std::nullopt;
@@ -121,7 +138,7 @@ std::optional<std::vector<uint64_t>> Encoding::project(const State& st) const {
                                s.owner,
                                s.regions.size(),
                                held_fds,
-                               st.armed ? static_cast<unsigned>(*st.armed) + 1 : 0u,
+                               st.armed ? static_cast<unsigned>(st.armed->site) + 1 : 0u,
                                static_cast<uint64_t>(st.leaked_fds),
                                0,
                                0,
@@ -408,6 +425,7 @@ std::optional<std::vector<uint64_t>> Encoding::abstract_op(const State& pre, con
   return std::visit(
       Overloaded{
           [&](const FailNext& f) -> Abstract {
+            if (!in_scope(f)) return std::nullopt;
             ActionValues x(ActionKind::FailNext);
             x.site = static_cast<unsigned>(f.site);
             return x.all();

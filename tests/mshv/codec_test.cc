@@ -170,3 +170,31 @@ TEST(MshvCodec, MalformedProgramsAreRefusedAtTheirPosition) {
 
 }  // namespace
 }  // namespace lockstep::mshv
+
+namespace lockstep::mshv {
+namespace {
+
+TEST(MshvCodec, FailNextCarriesItsErrno) {
+  const std::string text =
+      "# lockstep mshv  profile=mshv-v1\nfail_next(fd_alloc)\nfail_next(fd_alloc, ENFILE)\n"
+      "fail_next(copy_from_user, ENOMEM)\n";
+  const Trace t = parse_text(text);
+  ASSERT_EQ(t.ops.size(), 3u);
+  EXPECT_EQ(std::get<FailNext>(t.ops[0]), (FailNext{Site::FdAlloc, EMFILE}));
+  EXPECT_EQ(std::get<FailNext>(t.ops[1]), (FailNext{Site::FdAlloc, ENFILE}));
+  EXPECT_EQ(std::get<FailNext>(t.ops[2]), (FailNext{Site::CopyFromUser, ENOMEM}));
+  EXPECT_EQ(print_text(t), text);
+  EXPECT_EQ(decode_input(encode_input(t)).ops, t.ops);
+  EXPECT_THROW(parse_text("# lockstep mshv\nfail_next(alloc, EFAULT)\n"), ParseError);
+}
+
+TEST(MshvCodec, LegacyV1FailNextKeepsItsMeaning) {
+  const uint8_t v1[] = {0, static_cast<uint8_t>(OpCode::FailNext), 5};  // 5 % 3: copy_to_user
+  const Trace t = decode_input(v1);
+  ASSERT_EQ(t.ops.size(), 1u);
+  EXPECT_EQ(std::get<FailNext>(t.ops[0]), (FailNext{Site::CopyToUser, EFAULT}));
+  EXPECT_EQ(encode_input(t)[0], kLegacyV2Options);
+}
+
+}  // namespace
+}  // namespace lockstep::mshv

@@ -265,7 +265,7 @@ TEST_F(MshvLayer, SecondDeviceIsEbusyUntilTheFirstIsReleased) {
 
 TEST_F(MshvLayer, AllocFaultOnCreateIsEnomemAndLeavesNothing) {
   int p = partition();
-  ASSERT_EQ(lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC), 0);
+  ASSERT_EQ(lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC, 0), 0);
   EXPECT_EQ(create(p), ENOMEM);
   EXPECT_EQ(stats(), (Stats{1, 1, 0, 0}));
   EXPECT_EQ(open_fds(), baseline_ + 1);
@@ -275,14 +275,14 @@ TEST_F(MshvLayer, AllocFaultOnCreateIsEnomemAndLeavesNothing) {
 TEST_F(MshvLayer, AllocFaultComesBeforeEbusy) {
   int p = partition();
   device(p);
-  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC);
+  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC, 0);
   EXPECT_EQ(create(p), ENOMEM);  // step 4 kzalloc precedes mshv_vfio_create_device
   EXPECT_EQ(create(p), EBUSY);
 }
 
 TEST_F(MshvLayer, FdAllocFaultIsEmfileWithFullRollback) {
   int p = partition();
-  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_FD_ALLOC);
+  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_FD_ALLOC, 0);
   EXPECT_EQ(create(p), EMFILE);  // step 9: hlist_del, device_release, put
   EXPECT_EQ(stats(), (Stats{1, 1, 0, 0}));
   EXPECT_EQ(open_fds(), baseline_ + 1);
@@ -310,7 +310,7 @@ TEST_F(MshvLayer, V1CopyBackFaultOnReadOnlyArgLeavesTheFdInstalled) {
 
 TEST_F(MshvLayer, V1CopyToUserFaultLeavesTheFdInstalled) {
   int p = partition();
-  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_COPY_TO_USER);
+  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_COPY_TO_USER, 0);
   int before = open_fds();
   EXPECT_EQ(create(p), EFAULT);
   EXPECT_EQ(open_fds(), before + 1);
@@ -339,7 +339,7 @@ TEST_F(MshvLayer, StrictCopyToUserFaultRollsBack) {
   lockstep_mshv_set_profile("mshv-strict");
   int p = partition();
   int before = open_fds();
-  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_COPY_TO_USER);
+  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_COPY_TO_USER, 0);
   EXPECT_EQ(create(p), EFAULT);
   EXPECT_EQ(open_fds(), before);
   EXPECT_EQ(stats(), (Stats{1, 1, 0, 0}));
@@ -490,7 +490,7 @@ TEST_F(MshvLayer, AddIgnoresAttrFlags) {
 TEST_F(MshvLayer, AllocFaultOnAddIsEnomemAndDropsTheTemporaryReference) {
   int p = partition(), d = device(p), f = vfio_file();
   int fds = open_fds();
-  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC);
+  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC, 0);
   EXPECT_EQ(add(d, f), ENOMEM);
   EXPECT_EQ(open_fds(), fds);
   EXPECT_EQ(stats().file_refs, 0u);
@@ -585,33 +585,35 @@ TEST_F(MshvLayer, CloseOfAClosedFdIsEbadfAndOfAForeignFdJustCloses) {
 
 TEST_F(MshvLayer, AnArmedFaultIsDiscardedByTheNextCallEvenIfUnreached) {
   int p = partition();
-  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC);
+  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC, 0);
   EXPECT_EQ(create(p, 0, 7), ENODEV);  // fails before kzalloc
   EXPECT_EQ(create(p), 0);             // so the fault is gone
   int d = -1;
-  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_FD_ALLOC);
+  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_FD_ALLOC, 0);
   int q = partition();  // opening reaches no fault point, but still discards it
   EXPECT_EQ(create(q, 0, uapi::kDevTypeVfio, &d), 0);
-  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_COPY_TO_USER);
+  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_COPY_TO_USER, 0);
   EXPECT_EQ(add(d, vfio_file()), 0);  // ADD copies nothing to user
 }
 
 TEST_F(MshvLayer, StatsDoNotDisarmAndTheLastArmedSiteWins) {
   int p = partition();
-  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC);
+  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC, 0);
   stats();  // introspection is not a call the fault is for
   EXPECT_EQ(create(p), ENOMEM);
-  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC);
-  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_FD_ALLOC);
+  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC, 0);
+  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_FD_ALLOC, 0);
   EXPECT_EQ(create(p), EMFILE);
-  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC);
-  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_NONE);
+  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC, 0);
+  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_NONE, 0);
   EXPECT_EQ(create(p), 0);
 }
 
 TEST_F(MshvLayer, UnknownSiteProfileOrMutantIsEinval) {
-  EXPECT_EQ(err_of(lockstep_mshv_fail_next(4)), EINVAL);
-  EXPECT_EQ(err_of(lockstep_mshv_fail_next(-1)), EINVAL);
+  EXPECT_EQ(err_of(lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_END, 0)), EINVAL);
+  EXPECT_EQ(err_of(lockstep_mshv_fail_next(-1, 0)), EINVAL);
+  EXPECT_EQ(err_of(lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_ALLOC, EFAULT)), EINVAL);  // not its
+
   EXPECT_EQ(err_of(lockstep_mshv_set_profile("kvm")), EINVAL);
   EXPECT_EQ(err_of(lockstep_mshv_set_profile(nullptr)), EINVAL);
   EXPECT_EQ(err_of(lockstep_mshv_set_mutant(99)), EINVAL);
@@ -704,9 +706,9 @@ TEST_F(MshvLayer, ResetTurnsMutantsOffAndRestoresV1) {
 TEST_F(MshvLayer, ResetClosesEveryLayerFdButNotTheCallersFiles) {
   int p = partition(), d = device(p), f = vfio_file();
   ASSERT_EQ(add(d, f), 0);
-  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_COPY_TO_USER);
+  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_COPY_TO_USER, 0);
   int q = partition();
-  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_COPY_TO_USER);
+  lockstep_mshv_fail_next(LOCKSTEP_MSHV_SITE_COPY_TO_USER, 0);
   EXPECT_EQ(create(q), EFAULT);  // an orphan too
   lockstep_mshv_reset();
   EXPECT_EQ(stats(), (Stats{0, 0, 0, 0}));

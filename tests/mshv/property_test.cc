@@ -81,8 +81,16 @@ rc::Gen<Op> op_of(const GenState& s) {
                          return RawIoctl{std::get<0>(t), std::get<1>(t)};
                        })},
       {3, rc::gen::map(handle_of(s), [](Handle h) -> Op { return Close{h}; })},
-      {1, rc::gen::map(rc::gen::element(Site::Alloc, Site::FdAlloc, Site::CopyToUser),
-                       [](Site site) -> Op { return FailNext{site}; })},
+      {2, rc::gen::mapcat(rc::gen::inRange<size_t>(0, kSiteCount),
+                          [](size_t row) {  // any site of core/mshv/sites.def, any of its errnos
+                            const auto site = static_cast<Site>(row);
+                            const auto errnos = site_errnos(site);
+                            return rc::gen::map(
+                                rc::gen::elementOf(std::vector<int>(errnos.begin(), errnos.end())),
+                                [site](int err) -> Op {
+                                  return FailNext{site, err};
+                                });
+                          })},
   });
 }
 

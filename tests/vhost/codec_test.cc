@@ -439,3 +439,38 @@ TEST(VhostCodec, MalformedProgramsAreRefusedAtTheirPosition) {
 
 }  // namespace
 }  // namespace lockstep::vhost
+
+namespace lockstep::vhost {
+namespace {
+
+// fail_next names a site and optionally an errno of its sites.def row (F1); the default is
+// the row's first, printed without it.
+TEST(VhostCodec, FailNextCarriesItsErrno) {
+  const std::string text =
+      "# lockstep vhost  profile=spec\nfail_next(mmap)\nfail_next(mmap, EACCES)\n"
+      "fail_next(recvmsg, EAGAIN)\n";
+  const Trace t = parse_text(text);
+  ASSERT_EQ(t.ops.size(), 3u);
+  EXPECT_EQ(std::get<FailNext>(t.ops[0]), (FailNext{Site::Mmap, ENOMEM}));
+  EXPECT_EQ(std::get<FailNext>(t.ops[1]), (FailNext{Site::Mmap, EACCES}));
+  EXPECT_EQ(std::get<FailNext>(t.ops[2]), (FailNext{Site::Recvmsg, EAGAIN}));
+  EXPECT_EQ(print_text(t), text);
+  EXPECT_EQ(decode_input(encode_input(t)).ops, t.ops);  // legacy v2 keeps the errno
+  EXPECT_THROW(parse_text("# lockstep vhost\nfail_next(mmap, EINTR)\n"), ParseError);
+  EXPECT_THROW(parse_text("# lockstep vhost\nfail_next(mmap, ENOMEM, 1)\n"), ParseError);
+}
+
+// A v1 input (byte 0 < kLegacyV2Options) reads a FailNext as one byte, with the site's first
+// errno: committed v1 inputs keep their meaning.
+TEST(VhostCodec, LegacyV1FailNextKeepsItsMeaning) {
+  const uint8_t v1[] = {0, static_cast<uint8_t>(OpCode::FailNext), 3,
+                        static_cast<uint8_t>(OpCode::Disconnect)};
+  const Trace t = decode_input(v1);
+  ASSERT_EQ(t.ops.size(), 2u);
+  EXPECT_EQ(std::get<FailNext>(t.ops[0]), (FailNext{Site::Mmap, ENOMEM}));
+  EXPECT_TRUE(std::holds_alternative<Disconnect>(t.ops[1]));
+  EXPECT_EQ(encode_input(t)[0], kLegacyV2Options);
+}
+
+}  // namespace
+}  // namespace lockstep::vhost

@@ -79,14 +79,24 @@ rc::Gen<Op> ring_request() {
                       });
 }
 
+// Any site of core/vhost/sites.def with any errno its row lists.
+rc::Gen<FailNext> fail_next() {
+  return rc::gen::mapcat(rc::gen::inRange<size_t>(0, kSiteCount), [](size_t row) {
+    const auto site = static_cast<Site>(row);
+    const auto errnos = site_errnos(site);
+    return rc::gen::map(rc::gen::elementOf(std::vector<int>(errnos.begin(), errnos.end())),
+                        [site](int err) {
+                          return FailNext{site, err};
+                        });
+  });
+}
+
 rc::Gen<Op> stray_op() {
   return rc::gen::oneOf(
       rc::gen::map(rc::gen::inRange<uint32_t>(41, 60),
                    [](uint32_t id) -> Op { return send(id, kVersion | kNeedReply); }),
       rc::gen::just<Op>(Disconnect{}), rc::gen::just<Op>(Connect{}),
-      rc::gen::map(rc::gen::element(Site::Userfaultfd, Site::UffdioApi, Site::UffdioRegister,
-                                    Site::Mmap, Site::Sendmsg),
-                   [](Site s) -> Op { return FailNext{s}; }));
+      rc::gen::map(fail_next(), [](FailNext f) -> Op { return f; }));
 }
 
 rc::Gen<std::vector<Op>> one(rc::Gen<Op> g) {
@@ -115,6 +125,18 @@ std::vector<Op> next_in_handshake(const Model& m) {
   return {};
 }
 
+// A fault followed by the message that reaches its site (rules F1-F3).
+rc::Gen<std::vector<Op>> faulted_request(const Model& m) {
+  return rc::gen::map(fail_next(), [next = next_in_handshake(m)](FailNext f) {
+    std::vector<Op> ops{f};
+    if (f.site == Site::Mmap || f.site == Site::Munmap)
+      ops.push_back(set_mem_table(regions(2)));
+    else
+      ops.insert(ops.end(), next.begin(), next.end());
+    return ops;
+  });
+}
+
 // One command is one op, or the whole negotiation preamble (so that most traces negotiate
 // PAGEFAULT and REPLY_ACK early, as QEMU does, without depending on shrinking to find it).
 rc::Gen<std::vector<Op>> ops_of(const Model& m) {
@@ -129,6 +151,7 @@ rc::Gen<std::vector<Op>> ops_of(const Model& m) {
       {2, one(negotiation_request())},
       {2, one(ring_request())},
       {2, one(stray_op())},
+      {3, faulted_request(m)},
   });
 }
 
