@@ -401,7 +401,9 @@ void payload_args(Call& call, const Send& s) {
     call.args.push_back({"u64", format_uint(v, true)});
     return;
   }
-  if (s.request == uapi::kSetMemTable || s.request == uapi::kAddMemReg) {
+  // A payload shorter than the table header falls through to the raw forms below.
+  if ((s.request == uapi::kSetMemTable || s.request == uapi::kAddMemReg) &&
+      p.size() >= sizeof(uapi::MemoryHeader)) {
     auto table = parse_mem_table(p);
     uapi::MemoryHeader h;
     std::memcpy(&h, p.data(), sizeof h);
