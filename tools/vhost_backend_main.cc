@@ -238,10 +238,11 @@ int main(int argc, char** argv) {
                connected ? "serving the connection on" : "listening on",
                o.fd >= 0 ? "fd " + std::to_string(o.fd) : o.socket_path, o.profile, ::getpid(),
                o.server.max_connections);
-  std::printf("ready\n");
-  std::fflush(stdout);
   lockstep::vhost::VhostServer server(o.server, std::move(sock), connected, std::move(sigfd));
-  const bool ok = server.serve();
+  const bool ok = server.serve([] {
+    std::printf("ready\n");
+    std::fflush(stdout);
+  });
   if (o.fd < 0) ::unlink(o.socket_path.c_str());  // ours to remove; a passed fd is not
   spdlog::info("exit");
   return ok ? 0 : 1;

@@ -70,8 +70,9 @@ bool VhostServer::setup() {
   return true;
 }
 
-bool VhostServer::serve() {
+bool VhostServer::serve(const std::function<void()>& ready) {
   if (!setup()) return false;
+  if (ready) ready();
   bool listener_paused = false;
   epoll_event events[64];
   for (;;) {

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -48,8 +49,10 @@ class VhostServer {
 
   // Serves until `stop_fd` is readable (a signalfd) or, for a connected socket, until that
   // connection is gone; every session is closed (rule D1) on the way out. False on a setup
-  // error (epoll, a passed connection that is refused) or if epoll_wait fails.
-  bool serve();
+  // error (epoll, a passed connection that is refused) or if epoll_wait fails. `ready` runs
+  // once every fd the daemon keeps for its lifetime is open (epoll, the spare fd), so a
+  // caller that counts the daemon's fds after it sees a baseline that does not move.
+  bool serve(const std::function<void()>& ready = {});
 
  private:
   struct Connection;
