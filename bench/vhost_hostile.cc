@@ -54,6 +54,7 @@ struct Options {
   int churn = 10000, stalled = 1000, flood_rounds = 2, fragmented = 50;
   double max_probe_ms = 100, rss_tolerance = 0.10;
   int settle_ms = 5000;
+  double seconds = 0, pause_s = 0;  // soak: rounds repeated until `seconds`, `pause_s` apart
   std::string inject;
 };
 
@@ -292,6 +293,12 @@ int parse(int argc, char** argv, Options& o) {
   app.add_option("--max-probe-ms", o.max_probe_ms)->capture_default_str();
   app.add_option("--rss-tolerance", o.rss_tolerance)->capture_default_str();
   app.add_option("--settle-ms", o.settle_ms)->capture_default_str();
+  app.add_option("--seconds", o.seconds,
+                 "repeat the rounds against the same daemon until this much time has passed "
+                 "(tools/soak.sh); 0 runs one round")
+      ->capture_default_str();
+  app.add_option("--pause", o.pause_s, "seconds between rounds, the probe still running")
+      ->capture_default_str();
   app.add_option("--inject", o.inject, "break the run on purpose (negative tests)")
       ->check(CLI::IsMember({"stall", "hold"}));
   try {
@@ -343,6 +350,27 @@ int report(const Options& o, Probe& probe, const Baseline& base, const Baseline&
   return f.failed.empty() ? 0 : 1;
 }
 
+// The four phases once; returns the stalled connections when --inject hold keeps them.
+std::vector<Frontend> one_round(const Options& o, const Daemon& d, Findings& f, long& peak_rss) {
+  const auto phase = [&](const char* name, auto&& fn) {
+    const auto t = Clock::now();
+    fn();
+    peak_rss = std::max(peak_rss, rss_kb(d.pid));
+    std::printf("%-10s %.2f s\n", name, ms_since(t) / 1000);
+  };
+  std::vector<Frontend> held;
+  phase("churn", [&] { churn(o, d, f); });
+  phase("stalled", [&] {
+    held = stall(o, d, f);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    peak_rss = std::max(peak_rss, rss_kb(d.pid));
+    if (o.inject != "hold") held.clear();
+  });
+  phase("fd-flood", [&] { flood(o, d, f); });
+  phase("frames", [&] { frames(o, d, f); });
+  return held;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -365,22 +393,17 @@ int main(int argc, char** argv) {
   Findings f;
   long peak_rss = base.rss;
   Probe probe(d.path, d.pid);
-  const auto phase = [&](const char* name, auto&& fn) {
-    const auto t = Clock::now();
-    fn();
-    peak_rss = std::max(peak_rss, rss_kb(d.pid));
-    std::printf("%-10s %.2f s\n", name, ms_since(t) / 1000);
-  };
   std::vector<Frontend> held;
-  phase("churn", [&] { churn(o, d, f); });
-  phase("stalled", [&] {
-    held = stall(o, d, f);
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    peak_rss = std::max(peak_rss, rss_kb(d.pid));
-    if (o.inject != "hold") held.clear();
-  });
-  phase("fd-flood", [&] { flood(o, d, f); });
-  phase("frames", [&] { frames(o, d, f); });
+  for (int round = 1;; ++round) {
+    held = one_round(o, d, f, peak_rss);
+    // One line per round, once settled: the soak's fd and RSS curve (tools/soak.py reads it).
+    const Baseline now = settle(o, d.pid, base);
+    std::printf("round %d at %.1f s: fds %d, VmRSS %ld kB\n", round, ms_since(start) / 1000,
+                now.fds, now.rss);
+    std::fflush(stdout);
+    if (ms_since(start) / 1000 + o.pause_s >= o.seconds) break;
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.pause_s));
+  }
   probe.stop();
   const double wall_s = ms_since(start) / 1000;
   const Baseline end = settle(o, d.pid, base);

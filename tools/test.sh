@@ -13,3 +13,15 @@ cmake --build build/asan -j"$(nproc)"
 ctest --preset asan
 # The ThreadSanitizer suite (README "Threads"): about half a minute from an empty build/tsan.
 bash tools/tsan.sh
+# The two-minute soak (README "Soak"): both fuzz targets under ASan+UBSan and the daemon under
+# hostile load at once; then its negative check: a target fuzzing an impl mutant must be
+# reported as a finding (exit 1), or the soak could not see one.
+bash tools/soak.sh 120
+set +e
+bash tools/soak.sh 15 build/soak/negative.md --mutant vhost_postcopy=end-keeps-listening >/dev/null
+status=$?
+set -e
+if [[ $status -ne 1 ]]; then
+  echo "test.sh: the soak did not report the end-keeps-listening mutant (exit $status, want 1)" >&2
+  exit 1
+fi
