@@ -10,7 +10,7 @@
 //               GET_FEATURES / GET_PROTOCOL_FEATURES sent one byte or a few bytes at a time,
 //               which must still be answered.
 // Throughout, a probe client connects every 10 ms, asks GET_FEATURES and times the answer;
-// every probe must be answered within --max-probe-ms. Afterwards (up to --settle-ms) the
+// every probe must be answered within --max-probe-ms. --seconds repeats the rounds (the soak). Afterwards (up to --settle-ms) the
 // daemon's fd count (/proc/PID/fd) must be back at its baseline and its VmRSS within
 // --rss-tolerance of its baseline. Prints the figures; exit 0 pass, 1 a check failed, 2 usage,
 // 3 the daemon could not be started.
@@ -57,6 +57,11 @@ struct Options {
   double seconds = 0, pause_s = 0;  // soak: rounds repeated until `seconds`, `pause_s` apart
   std::string inject;
 };
+
+// SIGINT/SIGTERM end the rounds after the current one (tools/soak.py stops the load this way
+// once the fuzzers have had their CPU time); the checks and the report follow as usual.
+volatile sig_atomic_t g_stop = 0;
+void request_stop(int) { g_stop = 1; }
 
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
@@ -377,6 +382,8 @@ int main(int argc, char** argv) {
   Options o;
   if (int rc = parse(argc, argv, o); rc >= 0) return rc;
   ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGINT, request_stop);
+  ::signal(SIGTERM, request_stop);
   rlimit rl{};
   ::getrlimit(RLIMIT_NOFILE, &rl);
   rl.rlim_cur = rl.rlim_max;  // the stalled connections and the flood's fds are ours too
@@ -401,8 +408,10 @@ int main(int argc, char** argv) {
     std::printf("round %d at %.1f s: fds %d, VmRSS %ld kB\n", round, ms_since(start) / 1000,
                 now.fds, now.rss);
     std::fflush(stdout);
-    if (ms_since(start) / 1000 + o.pause_s >= o.seconds) break;
-    std::this_thread::sleep_for(std::chrono::duration<double>(o.pause_s));
+    if (g_stop || ms_since(start) / 1000 + o.pause_s >= o.seconds) break;
+    for (const auto t = Clock::now(); !g_stop && ms_since(t) < o.pause_s * 1000;)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (g_stop) break;
   }
   probe.stop();
   const double wall_s = ms_since(start) / 1000;

@@ -11,7 +11,12 @@ Writes REPORT (markdown) and REPORT with .json: per target CPU seconds (getrusag
 execs, coverage at start and end, peak RSS, the coverage curve; the daemon's fd and RSS curve;
 every finding with the command that replays it.
 
-Usage: soak.py --seconds S --report FILE [--work DIR] [--pause P] [--nice N] [--mutant TARGET=NAME]
+Usage: soak.py --seconds S --report FILE [--cpu-seconds C] [--work DIR] [--pause P] [--nice N]
+               [--mutant TARGET=NAME]
+--cpu-seconds stops each fuzzer (SIGINT; libFuzzer prints its final stats and exits 72) once it
+has had C seconds of CPU, S still capping the wall time; the hostile load stops (SIGINT, after
+its current round) when the fuzzers have. On a shared machine this is how a soak gets its
+CPU-hours whatever else runs.
 --mutant runs one target on a deliberately broken implementation (`lockstep mutants`): the
 negative check that a finding is reported (tools/test.sh).
 Exit status: 0 no finding, 1 a finding (crash/leak/timeout/OOM artifact, a fuzzer or the hostile
@@ -23,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -31,8 +37,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = ("mshv_device", "vhost_postcopy")  # fuzz/CMakeLists.txt LOCKSTEP_FUZZ_TARGETS
 ARTIFACT = re.compile(r"^(crash|leak|timeout|oom)-")
-COV = re.compile(r"^#(\d+)\s+(INITED|NEW|REDUCE|pulse|DONE)\s+cov: (\d+) ft: (\d+)"
-                 r"(?: corp: (\d+)/\S+)?.*?(?:exec/s: (\d+))?(?: rss: (\d+)Mb)?$")
+COV = re.compile(r"^#(\d+)\s+(INITED|NEW|REDUCE|pulse|DONE)\s+cov: (\d+) ft: (\d+)")
+REPORT = re.compile(r"^(lockstep: divergence |SUMMARY: |==\d+== ERROR: )")
+RSS = re.compile(r" rss: (\d+)Mb")
+LIBFUZZER_INTERRUPTED = 72  # libFuzzer's -interrupted_exitcode default
 ROUND = re.compile(r"^round (\d+) at ([\d.]+) s: fds (\d+), VmRSS (\d+) kB$")
 
 
@@ -48,7 +56,7 @@ class Child:
                                      preexec_fn=(lambda: os.nice(nice)) if nice else None)
         self.reader = threading.Thread(target=self._read)
         self.reader.start()
-        self.status, self.rusage = None, None
+        self.status, self.rusage, self.interrupted = None, None, False
 
     def _read(self):
         for line in self.proc.stdout:
@@ -57,16 +65,38 @@ class Child:
             self.log.write("%8.1f %s" % (t, line))
             self.log.flush()
 
+    def done(self, block=False):
+        # wait4 rather than Popen.wait/poll: the child's own CPU time, exactly (its waited-for
+        # children included).
+        if self.rusage is None:
+            pid, status, rusage = os.wait4(self.proc.pid, 0 if block else os.WNOHANG)
+            if pid == 0:
+                return False
+            self.status, self.rusage = status, rusage
+            self.proc.returncode = os.waitstatus_to_exitcode(status)
+        return True
+
     def wait(self):
-        # wait4 rather than Popen.wait: the child's own CPU time, exactly.
-        _, self.status, self.rusage = os.wait4(self.proc.pid, 0)
-        self.proc.returncode = os.waitstatus_to_exitcode(self.status)
+        self.done(block=True)
         self.reader.join()
         self.log.close()
         return self.proc.returncode
 
     def cpu_seconds(self):
         return round(self.rusage.ru_utime + self.rusage.ru_stime, 1)
+
+    def cpu_so_far(self):
+        try:
+            with open("/proc/%d/stat" % self.proc.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def interrupt(self):
+        if not self.done():
+            self.proc.send_signal(signal.SIGINT)
+            self.interrupted = True
 
 
 def fuzzer_argv(binary, target, corpus, artifacts, seconds):
@@ -102,6 +132,21 @@ def start(args, work):
     return children
 
 
+def run_to_budget(children, cpu_seconds):
+    """Waits for the fuzzers (each interrupted at its CPU budget, if one is set), then stops the
+    hostile load."""
+    fuzzers = [children[t] for t in TARGETS]
+    while not all(c.done() for c in fuzzers):
+        time.sleep(2)
+        for c in fuzzers:
+            if cpu_seconds and c.cpu_so_far() >= cpu_seconds:
+                c.interrupt()
+    for c in fuzzers:
+        c.wait()
+    children["daemon"].interrupt()
+    children["daemon"].wait()
+
+
 def fuzzer_figures(child, work):
     points = [(t, m) for t, line in child.lines if (m := COV.match(line))]
     stats = dict(re.findall(r"^stat::(\w+):\s+(\d+)$", "\n".join(l for _, l in child.lines), re.M))
@@ -111,10 +156,13 @@ def fuzzer_figures(child, work):
     for t, m in points:
         if not curve or t - curve[-1]["t"] >= step or m is last:
             curve.append({"t": round(t), "execs": int(m.group(1)), "cov": int(m.group(3)),
-                          "ft": int(m.group(4)), "rss_mb": int(m.group(7) or 0)})
+                          "ft": int(m.group(4)), "rss_mb": int(r.group(1)) if (r := RSS.search(m.string)) else 0})
     artifacts = sorted(os.listdir(os.path.join(work, child.name, "artifacts")))
+    exit_code = child.proc.returncode
+    if child.interrupted and exit_code == LIBFUZZER_INTERRUPTED:
+        exit_code = 0  # stopped by us at its CPU budget
     return {
-        "exit": child.proc.returncode, "cpu_s": child.cpu_seconds(),
+        "exit": exit_code, "cpu_s": child.cpu_seconds(), "stopped_at_cpu_budget": child.interrupted,
         "execs": int(stats.get("number_of_executed_units", 0)),
         "exec_per_s": int(stats.get("average_exec_per_sec", 0)),
         "peak_rss_mb": int(stats.get("peak_rss_mb", 0)),
@@ -124,6 +172,8 @@ def fuzzer_figures(child, work):
         "ft_end": int(last.group(4)) if last else None,
         "corpus_end": len(os.listdir(os.path.join(work, child.name, "corpus"))),
         "artifacts": artifacts, "curve": curve,
+        # The crash state: lockstep's stable divergence line, else the sanitizer's summary.
+        "first_report": next((l for _, l in child.lines if REPORT.match(l)), None),
     }
 
 
@@ -140,9 +190,10 @@ def findings(figures, args):
     found = []
     for target in TARGETS:
         f = figures[target]
+        why = f["first_report"] or "see %s/%s.log" % (args.work, target)
         for a in f["artifacts"]:
-            found.append("%s: %s (replay: %s/fuzz/fuzz_%s %s)"
-                         % (target, a, args.fuzz_build, target, os.path.join(args.work, target, "artifacts", a)))
+            found.append("%s: %s: %s (replay: %s/fuzz/fuzz_%s %s)" % (
+                target, why, a, args.fuzz_build, target, os.path.join(args.work, target, "artifacts", a)))
         if f["exit"] != 0 and not f["artifacts"]:
             found.append("%s: libFuzzer exited %d with no artifact (see %s/%s.log)"
                          % (target, f["exit"], args.work, target))
@@ -153,13 +204,22 @@ def findings(figures, args):
     return found
 
 
+def commit():
+    r = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True,
+                       text=True)
+    return r.stdout.strip() or "unknown"
+
+
 def markdown(figures, found, args, wall_s):
+    budget = (" Each fuzzer was stopped once it had %d CPU s (`--cpu-seconds`), the wall time "
+              "capped at %d s." % (args.cpu_seconds, args.seconds)) if args.cpu_seconds else ""
+    command = "bash tools/soak.sh %d %s%s" % (args.seconds, args.report_name, (
+        " --cpu-seconds %d" % args.cpu_seconds) if args.cpu_seconds else "")
     out = ["# Soak", "",
-           "Generated by `bash tools/soak.sh %d %s` (tools/soak.py) on %s; wall %.0f s, the "
-           "processes at nice %d. Both fuzz targets ran under ASan+UBSan (build/fuzz, libFuzzer) on "
-           "a copy of their shipped corpus; the daemon (build/default) took one round of "
-           "bench/vhost_hostile every %g s." % (args.seconds, args.report_name,
-                                               time.strftime("%Y-%m-%d"), wall_s, args.nice, args.pause), "",
+           "Generated by `%s` (tools/soak.py) on %s at commit %s; wall %.0f s, the processes at nice %d. Both "
+           "fuzz targets ran under ASan+UBSan (build/fuzz, libFuzzer) on a copy of their shipped "
+           "corpus; the daemon (build/default) took one round of bench/vhost_hostile every %g s."
+           "%s" % (command, time.strftime("%Y-%m-%d"), commit(), wall_s, args.nice, args.pause, budget), "",
            "| target | CPU s | execs | exec/s | cov start → end | ft start → end | corpus | peak RSS MB | findings |",
            "|---|---:|---:|---:|---|---|---:|---:|---:|"]
     for t in TARGETS:
@@ -173,7 +233,7 @@ def markdown(figures, found, args, wall_s):
         out.append("- fuzz_%s: " % t + "; ".join("%d s: %d, %d, %d, %d" % (
             p["t"], p["execs"], p["cov"], p["ft"], p["rss_mb"]) for p in figures[t]["curve"]))
     out += ["", "## Daemon under hostile load", "",
-            "%d rounds, %.0f CPU s (the load generator and probe; the daemon is its child). "
+            "%d rounds, %.0f CPU s (the load generator, its probe and the daemon, its child). "
             "After each round, once settled:" % (len(d["rounds"]), d["cpu_s"]), "",
             "| round | at s | fds | VmRSS kB |", "|---:|---:|---:|---:|"]
     step = max(1, len(d["rounds"]) // 12)
@@ -193,6 +253,8 @@ def main():
     ap.add_argument("--fuzz-build", default=os.path.join(ROOT, "build", "fuzz"))
     ap.add_argument("--pause", type=float, default=None, help="seconds between hostile rounds")
     ap.add_argument("--nice", type=int, default=0)
+    ap.add_argument("--cpu-seconds", type=int, default=0,
+                    help="stop each fuzzer once it has had this much CPU (0: run --seconds)")
     ap.add_argument("--mutant", help="TARGET=NAME: that target fuzzes a mutant (negative check)")
     try:
         args = ap.parse_args()
@@ -220,8 +282,7 @@ def main():
     os.makedirs(args.work)
     t0 = time.monotonic()
     children = start(args, args.work)
-    for c in children.values():
-        c.wait()
+    run_to_budget(children, args.cpu_seconds)
     figures = {t: fuzzer_figures(children[t], args.work) for t in TARGETS}
     figures["daemon"] = daemon_figures(children["daemon"])
     found = findings(figures, args)
