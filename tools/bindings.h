@@ -48,6 +48,7 @@ struct MshvBinding {
     return with_known_profile(mshv::parse_text(text), mshv::profiles(), kName);
   }
   static std::string print(const Trace& t) { return mshv::print_text(t); }
+  static std::string note(const mshv::Outcome& o) { return errno_note(o.err); }
   static bool has_profile(std::string_view name) { return mshv::find_profile(name) != nullptr; }
   static const auto& profiles() { return mshv::profiles(); }
   static std::string profile_names() { return profiles().names(); }
@@ -87,6 +88,7 @@ struct VhostBinding {
     return with_known_profile(vhost::parse_text(text), vhost::profiles(), kName);
   }
   static std::string print(const Trace& t) { return vhost::print_text(t); }
+  static std::string note(const vhost::Outcome& o) { return vhost::Protocol::outcome_text(o); }
   static bool has_profile(std::string_view name) { return vhost::find_profile(name) != nullptr; }
   static const auto& profiles() { return vhost::profiles(); }
   static std::string profile_names() { return profiles().names(); }

@@ -46,6 +46,17 @@ int corpus_walk(const std::string& corpus_root, bool check_only, std::vector<std
 int corpus_dir_walk(const std::string& corpus_root, const std::filesystem::path& dir,
                     bool check_only, std::vector<std::string>& errors, int& written, int& seen);
 
+// `lockstep corpus to-gtest FILE...`: each finding becomes <out_dir>/<protocol>_<name>_test.cc,
+// a GoogleTest case (tests/regression.h) with the program embedded and the model's outcomes as
+// its notes. Returns 0, or 2 (nothing written) when an input is unreadable or malformed.
+struct ToGtestOptions {
+  std::vector<std::string> files;
+  std::string out_dir = "tests/regressions";
+  std::string protocol;  // empty: the program header or the input's context
+  std::string profile;   // empty: the trace's own
+};
+int to_gtest(const ToGtestOptions& options);
+
 // `lockstep fmt FILE...`: rewrites programs in canonical form (comments and blank lines kept);
 // `-` reads stdin and writes stdout. With `check`, writes nothing and returns 1 when a file is
 // not canonical. 2 for unreadable or malformed input (FILE:LINE:COL).

@@ -2,6 +2,7 @@
 //   lockstep replay FILE            program or fuzz input, model and target side by side
 //   lockstep run mshv --seconds N   bounded differential campaign with a summary table
 //   lockstep corpus build|check     readable programs <-> binary fuzz inputs
+//   lockstep corpus to-gtest FILE   a finding as a GoogleTest case (tests/regressions/)
 //   lockstep fmt [--check] FILE...  rewrite programs in canonical form (`-`: stdin -> stdout)
 //   lockstep profiles [PROTOCOL]    every profile, one line each
 //   lockstep mutants [--json]       the impl mutants `--impl-mutant` / LOCKSTEP_IMPL_MUTANT select
@@ -73,8 +74,9 @@ struct Cli {
   std::string peer_name;
   bool peer_type_map = false, peer_no_type_map = false;
   ProveOptions prove;
+  ToGtestOptions to_gtest;
   CLI::App *replay_cmd, *run_cmd, *mutants_cmd, *corpus_cmd, *build_cmd, *check_cmd, *fmt_cmd,
-      *profiles_cmd, *peer_cmd, *prove_cmd;
+      *profiles_cmd, *peer_cmd, *prove_cmd, *to_gtest_cmd;
   std::vector<std::string> summary_files;
   CLI::App* summary_cmd = nullptr;
 };
@@ -143,6 +145,19 @@ void add_listings_corpus_and_fmt(CLI::App& app, Cli& c, const CLI::Validator& pr
   c.corpus_cmd->add_flag("--json", c.corpus_json, kJsonHelp);
   c.build_cmd->fallthrough();  // `corpus check --root X` as well as `corpus --root X check`
   c.check_cmd->fallthrough();
+  c.to_gtest_cmd = c.corpus_cmd->add_subcommand(
+      "to-gtest",
+      "turn findings (crash files, programs) into GoogleTest cases (tests/regression.h)");
+  c.to_gtest_cmd->add_option("files", c.to_gtest.files, "crash files or programs")->required();
+  c.to_gtest_cmd->add_option("--out", c.to_gtest.out_dir, "where the _test.cc files go")
+      ->capture_default_str();
+  c.to_gtest_cmd
+      ->add_option("--protocol", c.to_gtest.protocol,
+                   "mshv | vhost (default: the program header, or the input's path)")
+      ->check(protocols);
+  c.to_gtest_cmd->add_option("--profile", c.to_gtest.profile,
+                             "override the trace's profile (default: the trace's own); "
+                             "profiles a real target implements: mshv-v1, mshv-strict, spec");
 
   c.fmt_cmd = app.add_subcommand("fmt", "rewrite programs in canonical form");
   c.fmt_cmd->add_option("files", c.fmt_files, "programs (.txt); - for stdin -> stdout")->required();
@@ -235,6 +250,7 @@ int dispatch(Cli& c) {
     return replay(c.replay);
   }
   if (*c.run_cmd) return run_campaign(c.campaign);
+  if (*c.to_gtest_cmd) return to_gtest(c.to_gtest);
   if (*c.corpus_cmd)
     return corpus_build(c.corpus_root.empty() ? default_corpus_root() : c.corpus_root,
                         c.check_cmd->parsed() && !c.build_cmd->parsed(), c.corpus_json);

@@ -21,6 +21,7 @@ COMMANDS = {
     "corpus": (False, None),
     "corpus build": (False, None),
     "corpus check": (False, None),
+    "corpus to-gtest": (True, None),  # --profile: only the profiles a real target implements
     "fmt": (False, None),
     "profiles": (True, None),
     "peer": (True, SHIPPED),  # kvm: the mshv model, dpdk: the vhost model

@@ -156,6 +156,7 @@ READERS = [
     ("fmt-check", "fmt", BOTH, ["fmt", "--check", "{file}"]),
     ("corpus-check", "corpus", BOTH, ["corpus", "check", "--root", "{root}"]),
     ("corpus-build", "corpus", BOTH, ["corpus", "build", "--root", "{root}"]),
+    ("to-gtest", "corpus to-gtest", BOTH, ["corpus", "to-gtest", "{file}"]),
     ("run", "run", BOTH, ["run", "{protocol}", "--corpus", "{root}", "--seconds", "0"]),
     ("prove", "prove", BOTH, ["prove", "--protocol", "{protocol}", "--corpus", "{root}"]),
     ("peer-kvm", "peer kvm", ("mshv",),
