@@ -168,6 +168,7 @@ class Proxy {
   std::deque<Piece> out_;           // towards the front-end, in order
   std::vector<std::string> names_;  // request name per message
   bool model_closed_ = false, reported_closed_ = false;
+  size_t model_closed_at_ = 0;  // the message after which the model closed
   bool fe_open_ = true, be_open_ = true;
   std::optional<Clock::time_point> drain_until_;
 };
@@ -202,6 +203,7 @@ void Proxy::on_frontend(wire::Message m) {
   const bool was_closed = model_closed_;
   Outcome predicted = model_.step(op);
   for (Reply& r : predicted.replies) expected_.push_back({index, std::move(r)});
+  if (predicted.closed && !was_closed) model_closed_at_ = index;
   model_closed_ = model_closed_ || (predicted.closed && !was_closed);
 }
 
@@ -211,7 +213,7 @@ void Proxy::check_reply(size_t index, const Reply& seen) {
     if (!std::exchange(reported_closed_, true))
       report(Side::Backend, "model:closed", index,
              "the back-end goes on (" + to_string(seen) + "); the model (" + o_.profile +
-                 ") closes the connection after message " + std::to_string(index));
+                 ") closed the connection at message " + std::to_string(model_closed_at_));
     return;
   }
   if (expected_.empty()) {
