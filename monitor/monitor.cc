@@ -327,6 +327,20 @@ void Proxy::backend_closed() {
   expected_.clear();
 }
 
+// The rule a stream the monitor cannot follow breaks: more than 8 fds for one message (FE3 /
+// the reply's fds), a size above what can be forwarded (FE2 / the reply's size). nullptr for an
+// EOF or a receive error, which end the session without a violation.
+const char* unfollowable(wire::MessageReader::Status status, bool frontend) {
+  switch (status) {
+    case wire::MessageReader::Status::kTooManyFds:
+      return frontend ? "FE3" : "model:reply.fds";
+    case wire::MessageReader::Status::kOversize:
+      return frontend ? "FE2" : "model:reply.size";
+    default:
+      return nullptr;
+  }
+}
+
 // Reads every complete message `side` has sent; false once that side has closed.
 bool Proxy::read_side(Side side) {
   const bool fe = side == Side::Frontend;
@@ -338,8 +352,8 @@ bool Proxy::read_side(Side side) {
       continue;
     }
     if (status == wire::MessageReader::Status::kWouldBlock) return true;
-    if (status != wire::MessageReader::Status::kClosed)
-      report(side, fe ? "FE3" : "model:closed", session_.size(),
+    if (const char* rule = unfollowable(status, fe))
+      report(side, rule, session_.size(),
              std::string("the stream cannot be followed: ") + wire::to_string(status));
     fe ? frontend_closed() : backend_closed();
     return false;

@@ -108,7 +108,6 @@ nlohmann::json Session::json() const {
 }
 
 std::string Session::record(const std::string& path) const {
-  std::string problems;
   {
     std::ofstream text(path, std::ios::binary | std::ios::trunc);
     text << program();
@@ -130,7 +129,7 @@ std::string Session::record(const std::string& path) const {
   bin.write(reinterpret_cast<const char*>(bytes.data()),
             static_cast<std::streamsize>(bytes.size()));
   if (!bin) return twin + ": cannot write";
-  return problems;
+  return "";
 }
 
 }  // namespace lockstep::monitor

@@ -246,6 +246,17 @@ TEST(MonitorScriptedFrontend, FE3FdOnSetOwner) {
   expect_only(rig, "front-end FE3");
 }
 
+// Nine fds cannot belong to any one message (W5): the monitor cannot follow the stream.
+TEST(MonitorScriptedFrontend, FE3MoreThanEightFdsEndTheSession) {
+  Rig rig;
+  rig.fe.send(send(uapi::kSetMemTable, V, {}, std::vector<FdSpec>(9, FdSpec{FdKind::Eventfd})));
+  Frontend::Reply r;
+  rig.fe.recv(r, 2000);
+  EXPECT_EQ(rig.finish(), 1);
+  expect_only(rig, "front-end FE3");
+  EXPECT_NE(rig.err().find("too-many-fds"), std::string::npos) << rig.err();
+}
+
 TEST(MonitorScriptedFrontend, FE4AdviseWithoutPagefault) {
   Rig rig;
   rig.exchange(send(uapi::kGetFeatures));
