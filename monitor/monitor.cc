@@ -1,5 +1,6 @@
 #include "monitor/monitor.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -416,6 +417,16 @@ MonitorResult run_monitor(const MonitorOptions& o) {
               << ", profile " << o.profile;
     if (o.perturb) std::cerr << ", perturb seed " << *o.perturb;
     std::cerr << "\n" << std::flush;
+    // Ctrl-C while no front-end has come is an ordinary end: no session, no violation.
+    pollfd waiting[2] = {{listener.get(), POLLIN, 0}, {sig.get(), POLLIN, 0}};
+    while (::poll(waiting, 2, -1) < 0 && errno == EINTR) {
+    }
+    if (waiting[1].revents) {
+      std::cerr << "lockstep monitor: signal before any front-end connected\n";
+      ::unlink(o.listen.c_str());
+      result.session = Session(o.profile).json();
+      return result;
+    }
     UniqueFd fe(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!fe) throw Environment("--listen " + o.listen + ": accept: " + std::strerror(errno));
     listener.reset();

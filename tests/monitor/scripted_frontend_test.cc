@@ -354,6 +354,22 @@ TEST(MonitorScriptedFrontend, ExitCodesForEnvironmentAndUsage) {
       2);
 }
 
+// SIGTERM while it waits for a front-end ends it at once, exit 0, its socket file removed.
+TEST(MonitorScriptedFrontend, SigtermBeforeAnyFrontEndEndsIt) {
+  Scratch s;
+  Process backend({LOCKSTEP_VHOST_BACKEND, "--socket-path", s.path("be.sock")}, s.path("be.out"),
+                  s.path("be.err"));
+  ASSERT_TRUE(wait_for_text(s.path("be.out"), "ready"));
+  Process monitor(
+      {LOCKSTEP_BINARY, "monitor", "--listen", s.path("fe.sock"), "--connect", s.path("be.sock")},
+      s.path("mon.out"), s.path("mon.err"));
+  ASSERT_TRUE(wait_for_text(s.path("mon.err"), "ready"));
+  monitor.terminate();
+  EXPECT_EQ(monitor.wait(5000), 0) << slurp(s.path("mon.err"));
+  EXPECT_FALSE(std::filesystem::exists(s.path("fe.sock")));
+  backend.terminate();
+}
+
 TEST(MonitorRules, TheTableCitesASectionPerRuleWithDistinctIds) {
   std::set<std::string_view> ids;
   for (const auto& r : monitor::kFrontendRules) {
