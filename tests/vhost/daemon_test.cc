@@ -701,12 +701,27 @@ TEST(VhostDaemon, TheFaultSweepCatchesALeakOnAFailedPeerCredCheck) {
   EXPECT_TRUE(fd_count_caught) << found[0];
 }
 
+// --help documents --fail-next as a test hook with every site of the table.
+TEST(VhostDaemon, HelpListsEveryFaultSite) {
+  const Exit e = run_to_exit({"--help"});
+  EXPECT_EQ(e.status, 0);
+  EXPECT_NE(e.out.find("--fail-next SITE[,ERRNO]"), std::string::npos) << e.out;
+  EXPECT_NE(e.out.find("test hook"), std::string::npos) << e.out;
+  for (size_t row = 0; row < daemon::kSiteCount; ++row)
+    EXPECT_NE(e.out.find(daemon::site_name(static_cast<daemon::Site>(row))), std::string::npos)
+        << daemon::site_name(static_cast<daemon::Site>(row));
+}
+
 // --fail-next takes only sites of the table and errnos their rows list (exit 2, naming them).
 TEST(VhostDaemon, FailNextRejectsUnknownSitesAndErrnos) {
   for (const char* bad : {"no_such_site", "accept4,EPERM", "accept4,EMFILE,EINTR", "EINTR"}) {
     const Exit e = run_to_exit({"--socket-path", "/tmp/unused.sock", "--fail-next", bad});
     EXPECT_TRUE(e.exited && e.status == 2) << bad << ": " << e.status;
   }
+  // A comma list and repeats are accepted: this daemon fails at bind (exit 1, not 2).
+  const Exit e = run_to_exit({"--socket-path", "/tmp/lockstep-unused.sock", "--fail-next",
+                              "accept4,EINTR,setrlimit", "--fail-next", "bind,EROFS"});
+  EXPECT_TRUE(e.exited && e.status == 1) << e.status;
 }
 
 }  // namespace
