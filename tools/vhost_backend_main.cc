@@ -45,7 +45,9 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/vhost/daemon_sites.h"
@@ -222,36 +224,64 @@ void raise_fd_limit(size_t max_connections) {
         rl.rlim_cur, worst, max_connections, lockstep::vhost::kFdsPerConnection);
 }
 
+// The sites --fail-next can name: a row of the daemon's table, or "backend.NAME", a row of the
+// back-end's (core/vhost/sites.def), whose every connection reaches recvmsg and sendmsg.
+constexpr std::string_view kBackendPrefix = "backend.";
+using BackendSite = lockstep::vhost::Site;
+
+std::optional<sys::Site> fault_site(std::string_view word) {
+  if (const std::optional<Site> s = lockstep::site_named<Site>(word)) return at(*s);
+  if (!word.starts_with(kBackendPrefix)) return std::nullopt;
+  if (const auto s = lockstep::site_named<BackendSite>(word.substr(kBackendPrefix.size())))
+    return at(*s);
+  return std::nullopt;
+}
+
+std::span<const int> fault_errnos(sys::Site s) {
+  return s.table == sys::Site::Table::Daemon ? site_errnos(static_cast<Site>(s.row))
+                                             : site_errnos(static_cast<BackendSite>(s.row));
+}
+
+std::string fault_site_name(sys::Site s) {
+  return s.table == sys::Site::Table::Daemon
+             ? site_name(static_cast<Site>(s.row))
+             : std::string(kBackendPrefix) + site_name(static_cast<BackendSite>(s.row));
+}
+
 // --fail-next values: "SITE", "SITE,ERRNO", or several in one comma list ("accept4,EMFILE,
 // getsockopt_peercred"): a site name starts a fault, an errno name after it chooses its errno.
 // An unknown site, or an errno its row does not list, is a usage error naming the valid ones.
 bool parse_faults(const std::vector<std::string>& values, std::vector<sys::Fault>& faults) {
-  using lockstep::vhost::daemon::kSiteCount;
   for (const std::string& value : values) {
     bool errno_may_follow = false;  // right after a site, once
     for (size_t at_char = 0; at_char <= value.size();) {
       const size_t end = std::min(value.find(',', at_char), value.size());
       const std::string word = value.substr(at_char, end - at_char);
       at_char = end + 1;
-      if (const std::optional<Site> site = lockstep::site_named<Site>(word)) {
-        faults.push_back({at(*site), site_errnos(*site)[0]});
+      if (const std::optional<sys::Site> site = fault_site(word)) {
+        faults.push_back({*site, fault_errnos(*site)[0]});
         errno_may_follow = true;
-      } else if (errno_may_follow && lockstep::errno_from_name(word)) {
-        const auto site = static_cast<Site>(faults.back().site.row);
-        const std::optional<int> err = lockstep::site_errno_named(site, word);
-        if (!err) {
-          std::fprintf(stderr, "lockstep-vhost-backend: --fail-next %s: %s can fail with %s\n",
-                       value.c_str(), site_name(site), lockstep::site_errno_names(site).c_str());
-          return false;
-        }
-        faults.back().err = *err;
-        errno_may_follow = false;
-      } else {
+        continue;
+      }
+      const std::optional<int> err = lockstep::errno_from_name(word);
+      if (!errno_may_follow || !err) {
         std::fprintf(stderr,
-                     "lockstep-vhost-backend: --fail-next %s: '%s' is not a site (%zu: %s)\n",
-                     value.c_str(), word.c_str(), kSiteCount, lockstep::site_names<Site>().c_str());
+                     "lockstep-vhost-backend: --fail-next %s: '%s' is not a site (%s, or "
+                     "backend. and one of %s)\n",
+                     value.c_str(), word.c_str(), lockstep::site_names<Site>().c_str(),
+                     lockstep::site_names<BackendSite>().c_str());
         return false;
       }
+      const std::span<const int> errnos = fault_errnos(faults.back().site);
+      if (std::find(errnos.begin(), errnos.end(), *err) == errnos.end()) {
+        std::string valid;
+        for (int e : errnos) valid += (valid.empty() ? "" : ", ") + lockstep::errno_name(e);
+        std::fprintf(stderr, "lockstep-vhost-backend: --fail-next %s: %s can fail with %s\n",
+                     value.c_str(), fault_site_name(faults.back().site).c_str(), valid.c_str());
+        return false;
+      }
+      faults.back().err = *err;
+      errno_may_follow = false;
     }
   }
   return true;
@@ -288,7 +318,9 @@ int parse(int argc, char** argv, DaemonOptions& o) {
                  "test hook: fail the next call at SITE with ERRNO (default the site's first; "
                  "repeatable, or SITE[,ERRNO],SITE... in one); the sites are the rows of "
                  "core/vhost/daemon_sites.def: " +
-                     lockstep::site_names<Site>())
+                     lockstep::site_names<Site>() +
+                     "; and backend. with a row of core/vhost/sites.def: " +
+                     lockstep::site_names<BackendSite>())
       ->type_name("SITE[,ERRNO]");
   app.add_flag("--test-leak-on-peercred-failure", o.server.leak_on_peercred_failure,
                "test hook: a broken variant that never closes a connection whose SO_PEERCRED "
@@ -314,10 +346,10 @@ int parse(int argc, char** argv, DaemonOptions& o) {
 // Logs, for every --fail-next, whether it fired: a fault that never fired tested nothing.
 void report_faults(const std::vector<sys::Fault>& faults) {
   for (const sys::Fault& f : faults) {
-    const auto site = static_cast<Site>(f.site.row);
     const bool fired = sys::injected(f.site, f.err) > 0;
     spdlog::log(fired ? spdlog::level::info : spdlog::level::warn, "--fail-next {},{} {}",
-                site_name(site), lockstep::errno_name(f.err), fired ? "fired" : "never fired");
+                fault_site_name(f.site), lockstep::errno_name(f.err),
+                fired ? "fired" : "never fired");
   }
 }
 
