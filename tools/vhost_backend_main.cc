@@ -119,6 +119,7 @@ bool replace_stale(const std::string& path, const sockaddr_un& addr) {
     spdlog::error("{}: another back-end is listening there", path);
     return false;
   }
+  if (errno == ENOENT) return true;  // removed since lstat: nothing to replace
   if (errno != ECONNREFUSED) {
     spdlog::error("connect {}: {}: cannot tell whether it is stale", path, std::strerror(errno));
     return false;
