@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <sstream>
 
+#include "model/vhost/model.h"
+
 namespace lockstep::peers::libvhost_user {
 namespace {
 
@@ -70,6 +72,7 @@ backend::BackendSpec daemon_spec(const std::string& binary) {
   // It answers in well under a millisecond; a barrier unanswered for 2 s is a hang (the shrink
   // re-runs a hanging trace many times, so the bound is kept short).
   spec.reply_timeout_ms = 2000;
+  spec.graceful_stop = false;
   return spec;
 }
 
@@ -95,6 +98,7 @@ Classification classify(const Trace& minimal, const std::string& profile,
     Trace t = minimal;
     t.profile = kOwn;
     const PeerCheck k = check_trace(t, kOwn, peer);
+    if (LibvhostUserTraits::taints(t) && peer.alive()) peer.restart();  // as the binding does
     if (!k.skipped && k.signature.empty())
       return backend::documented_deviation(minimal, profile, kOwn,
                                            "model/vhost/profiles.cc libvhost_user()");
@@ -107,6 +111,19 @@ Classification classify(const Trace& minimal, const std::string& profile,
   }
   return {'?', "unexplained: " + profile + " disagrees with libvhost-user at " + at_op(minimal, d) +
                    " (" + d.field + "); needs triage"};
+}
+
+bool LibvhostUserTraits::taints(const Trace& trace) {
+  namespace uapi = vhost::uapi;
+  for (const vhost::Op& op : trace.ops) {
+    const auto* s = std::get_if<vhost::Send>(&op);
+    if (!s) continue;
+    if (!vhost::vring_index_in_range(s->request, s->payload, 1)) return true;
+    const bool file_ring = s->request == uapi::kSetVringKick ||
+                           s->request == uapi::kSetVringCall || s->request == uapi::kSetVringErr;
+    if (file_ring && !s->payload.empty() && s->payload[0] >= 1) return true;  // index: bits 0-7
+  }
+  return false;
 }
 
 ReportText LibvhostUserTraits::report_text(const Environment& env, const PeerOptions&) {

@@ -78,6 +78,9 @@ struct LibvhostUserTraits {
                                  backend::BackendProcess& peer) {
     return libvhost_user::classify(minimal, minimal.profile, peer, check);
   }
+  // A ring request with an index past the export's one queue: the handler writes dev->vq[]
+  // out of bounds (measured: later, unrelated ops abort), so the daemon is started again.
+  static bool taints(const vhost::Trace& trace);
 };
 
 using LibvhostUserBinding = backend::BackendBinding<LibvhostUserTraits>;

@@ -117,10 +117,10 @@ PeerCheck check_trace(const vhost::Trace& trace, const std::string& profile, Bac
   if (field) {
     peer.restart();
     failed_at(c, trace, profile, target.position(), field, c.failure, P::kName);
-  } else if (!peer.alive()) {
+  } else if (!peer.alive()) {  // it answered the last barrier, then died: at the teardown
+    c.failure = peer.death(0).value_or("not running");
     peer.restart();
-    c.skipped = Skip{0, "peer died during the trace, restarted"};
-    return c;
+    failed_at(c, trace, profile, trace.ops.size(), "crash", c.failure, P::kName);
   } else {
     check_end_of_trace(c, trace, model, target, P::kName);
   }
@@ -135,6 +135,7 @@ PeerCheck check_trace(const vhost::Trace& trace, const std::string& profile, Bac
 //   probe() -> BackendEnvironment; spec(env) -> BackendSpec (how its process is started)
 //   report_text(env, options) -> ReportText; runs_profile(name)
 //   classify(minimal, check, BackendProcess&) -> Classification   its heuristic triage
+//   optionally taints(trace) -> bool: the trace may have corrupted the process (restarted after)
 template <class T>
 class BackendBinding : public BindingTypes<vhost::Trace, PeerCheck, BackendEnvironment> {
  public:
@@ -161,6 +162,10 @@ class BackendBinding : public BindingTypes<vhost::Trace, PeerCheck, BackendEnvir
   }
   Check check(const Trace& trace) {
     PeerCheck c = check_trace<typename T::Protocol>(trace, trace.profile, *peer_, T::kWire);
+    // A trace that may have corrupted the process (T::taints) gets a fresh one after it, so a
+    // delayed crash shows in the trace that caused it, not in a later one.
+    if constexpr (requires { T::taints(trace); })
+      if (T::taints(trace) && peer_->alive()) peer_->restart();
     if (c.skipped) return c;
     (c.per_op.empty() ? observed_ : per_op_)++;
     if (!c.per_op.empty()) per_op_agreed_ += c.signature.empty();

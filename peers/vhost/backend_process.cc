@@ -180,7 +180,7 @@ bool BackendProcess::wait_ready(int timeout_ms) {
     while (!try_socket()) {
       if (!alive()) throw std::runtime_error(spec_.name + " exited");
       if (std::chrono::steady_clock::now() >= deadline) return false;
-      std::this_thread::sleep_for(10ms);
+      std::this_thread::sleep_for(2ms);
     }
     return true;
   }
@@ -231,10 +231,10 @@ void BackendProcess::stop() {
   if (ready_fd_ >= 0) ::close(ready_fd_);
   ready_fd_ = -1;
   if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  for (int i = 0; i < 300; ++i) {
+  ::kill(pid_, spec_.graceful_stop ? SIGTERM : SIGKILL);
+  for (int i = 0; i < 3000; ++i) {
     if (!alive()) return;
-    std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_for(1ms);
   }
   ::kill(pid_, SIGKILL);
   ::waitpid(pid_, nullptr, 0);

@@ -51,6 +51,9 @@ struct BackendSpec {
   bool ready_line = true;
   int start_timeout_ms = 15000;
   int reply_timeout_ms = 5000;  // a barrier not answered within it is a hang
+  // Stopped with SIGTERM and a wait (DPDK removes its runtime files), else SIGKILL at once (a
+  // process restarted after every tainting trace: qemu-storage-daemon keeps no state).
+  bool graceful_stop = true;
 };
 
 // The process died: a disagreement at the op that caused it (signature …/OP/crash).
@@ -83,7 +86,7 @@ class BackendProcess {
   // Called between traces; never waits.
   void refresh();
   size_t replaced() const { return replaced_; }  // processes swapped in by refresh()
-  size_t restarts() const { return restarts_; }  // processes started again after one died
+  size_t restarts() const { return restarts_; }  // processes started again (died, hung, tainted)
   static constexpr int kSpareAfterHeldFds = 48, kSpareAfterUffds = 32;
 
   // A connection the back-end has accepted and answered a barrier on; `quiet`: its fds then
