@@ -256,7 +256,9 @@ void Model::refuse(const Message& m, bool in_handler) {
 // postcopy SET_MEM_TABLE reply), so vu_send_reply keeps its flags; every other reply is built by
 // vmsg_set_reply_u64, which clears them (measured: GET_PROTOCOL_FEATURES, GET_QUEUE_NUM, LISTEN,
 // END and the NEED_REPLY acks answer 0x5 to 0x9; GET_FEATURES and ADVISE answer 0xd).
-static bool replies_in_place(uint32_t request, size_t payload_size) {
+// Declared where it is used besides here (proofs/vhost/abstraction.cc).
+bool replies_in_place(uint32_t request, size_t payload_size);
+bool replies_in_place(uint32_t request, size_t payload_size) {
   switch (request) {
     case uapi::kGetFeatures:
     case uapi::kPostcopyAdvise:
