@@ -10,8 +10,9 @@
 //               GET_FEATURES / GET_PROTOCOL_FEATURES sent one byte or a few bytes at a time,
 //               which must still be answered.
 // Throughout, a probe client connects every 10 ms, asks GET_FEATURES and times the answer;
-// every probe must be answered within --max-probe-ms. --seconds repeats the rounds (the soak). Afterwards (up to --settle-ms) the
-// daemon's fd count (/proc/PID/fd) must be back at its baseline and its VmRSS within
+// every probe must be answered within --max-probe-ms. --seconds repeats the rounds (the soak).
+// Afterwards (up to --settle-ms) the daemon's fd count (/proc/PID/fd) must be back at its baseline
+// and its VmRSS within
 // --rss-tolerance of its baseline. Prints the figures; exit 0 pass, 1 a check failed, 2 usage,
 // 3 the daemon could not be started.
 //
@@ -61,7 +62,9 @@ struct Options {
 // SIGINT/SIGTERM end the rounds after the current one (tools/soak.py stops the load this way
 // once the fuzzers have had their CPU time); the checks and the report follow as usual.
 volatile sig_atomic_t g_stop = 0;
-void request_stop(int) { g_stop = 1; }
+void request_stop(int) {
+  g_stop = 1;
+}
 
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
@@ -125,17 +128,59 @@ struct Daemon {
 };
 
 // GET_FEATURES on a fresh connection; true when answered correctly within `timeout_ms`.
-bool ask_features(const std::string& path, int timeout_ms) {
+// `awaiting(true)` runs once the request is sent, `awaiting(false)` once the wait for the reply
+// is over: the span in which the answer is the daemon's work.
+template <typename Awaiting>
+bool ask_features(const std::string& path, int timeout_ms, Awaiting&& awaiting) {
   Frontend fe = Frontend::connect(path);
   Frontend::Reply r;
-  return fe.connected() && fe.send(uapi::kGetFeatures, V, {}) == 0 &&
-         fe.recv(r, timeout_ms) == Frontend::Recv::kReply && r.u64() == uapi::kOfferedFeatures;
+  if (!fe.connected() || fe.send(uapi::kGetFeatures, V, {}) != 0) return false;
+  awaiting(true);
+  const Frontend::Recv got = fe.recv(r, timeout_ms);
+  awaiting(false);
+  return got == Frontend::Recv::kReply && r.u64() == uapi::kOfferedFeatures;
 }
 
-// The probe: every 10 ms until stopped, one timed GET_FEATURES; also the peak fd count.
+bool ask_features(const std::string& path, int timeout_ms) {
+  return ask_features(path, timeout_ms, [](bool) {});
+}
+
+// Time a thread spent runnable but waiting for a CPU, in ms: the second field of
+// /proc/.../schedstat (Documentation/scheduler/sched-stats.rst, "run_delay"); summed over a
+// process's threads. 0 where schedstat is not available.
+double runqueue_wait_ms(const std::string& task_dir) {
+  unsigned long long on_cpu = 0, waited = 0;
+  std::ifstream in(task_dir + "/schedstat");
+  return in >> on_cpu >> waited ? waited / 1e6 : 0;
+}
+
+double process_runqueue_wait_ms(pid_t pid) {
+  double sum = 0;
+  std::error_code ec;
+  for (const auto& t :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec))
+    sum += runqueue_wait_ms(t.path());
+  return sum;
+}
+
+// A probe over the limit, with what it waited for a CPU: on a shared machine a slow answer
+// can be the scheduler's, not the daemon's. The two waits are disjoint spans of the probe's
+// critical path: the probe's thread is runnable only while connecting and sending or once the
+// reply has arrived, and the daemon's wait is taken only while the request is awaiting its
+// reply. `own_ms` is the latency less both: what the answer would have taken with a CPU each.
+struct SlowProbe {
+  double at_s, ms, daemon_wait_ms, probe_wait_ms;
+  int round;
+  const char* phase;
+  double own_ms() const { return std::max(0.0, ms - daemon_wait_ms - probe_wait_ms); }
+};
+
+// The probe: every 10 ms until stopped, one timed GET_FEATURES; also the peak fd count, the
+// slowest answer of the current round and every answer over the limit.
 class Probe {
  public:
-  Probe(const std::string& path, pid_t pid) : path_(path), pid_(pid) {
+  Probe(const std::string& path, pid_t pid, double limit_ms)
+      : path_(path), pid_(pid), limit_ms_(limit_ms) {
     thread_ = std::thread([this] { run(); });
   }
   ~Probe() { stop(); }
@@ -143,23 +188,45 @@ class Probe {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
   }
+  // Where the load is, for the slow probes' report; set by the load's thread.
+  void at(int round, const char* phase) {
+    round_ = round;
+    phase_ = phase;
+  }
+  double take_round_max() { return round_max_.exchange(0); }
   std::vector<double> latencies;  // ms; a failed probe counts as 1000
+  std::vector<SlowProbe> slow;
   int failures = 0, peak_fds = 0;
 
  private:
   void run() {
+    const auto start = Clock::now();
     while (!stop_) {
+      double daemon_before = 0, daemon_wait = 0;
+      const double probe0 = runqueue_wait_ms("/proc/thread-self");
       const auto t = Clock::now();
-      const bool ok = ask_features(path_, 1000);
-      latencies.push_back(ok ? ms_since(t) : 1000.0);
+      const bool ok = ask_features(path_, 1000, [&](bool sent) {
+        const double waited = process_runqueue_wait_ms(pid_);
+        (sent ? daemon_before : daemon_wait) = waited - (sent ? 0 : daemon_before);
+      });
+      const double ms = ok ? ms_since(t) : 1000.0;
+      latencies.push_back(ms);
       failures += !ok;
+      if (ms > round_max_) round_max_ = ms;
+      if (ms > limit_ms_)
+        slow.push_back({ms_since(start) / 1000, ms, daemon_wait,
+                        runqueue_wait_ms("/proc/thread-self") - probe0, round_, phase_});
       peak_fds = std::max(peak_fds, count_fds(pid_));
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
   std::string path_;
   pid_t pid_;
+  double limit_ms_;
   std::atomic<bool> stop_{false};
+  std::atomic<double> round_max_{0};
+  std::atomic<int> round_{1};
+  std::atomic<const char*> phase_{"start"};
   std::thread thread_;
 };
 
@@ -343,6 +410,11 @@ int report(const Options& o, Probe& probe, const Baseline& base, const Baseline&
   std::printf("VmRSS kB: baseline %ld, peak %ld, after %ld (%+.1f %%)\n", base.rss, peak_rss,
               end.rss, 100.0 * (end.rss - base.rss) / base.rss);
   std::printf("wall: %.1f s\n", wall_s);
+  for (const SlowProbe& p : probe.slow)
+    std::printf(
+        "slow probe at %.1f s (round %d, %s): %.2f ms; waited for a CPU: daemon %.2f ms, "
+        "probe %.2f ms; without those waits %.2f ms\n",
+        p.at_s, p.round, p.phase, p.ms, p.daemon_wait_ms, p.probe_wait_ms, p.own_ms());
   f.check(!l.empty() && probe.failures == 0 && max <= o.max_probe_ms,
           "probe latency: max " + std::to_string(max) + " ms, " + std::to_string(probe.failures) +
               " failed");
@@ -356,8 +428,10 @@ int report(const Options& o, Probe& probe, const Baseline& base, const Baseline&
 }
 
 // The four phases once; returns the stalled connections when --inject hold keeps them.
-std::vector<Frontend> one_round(const Options& o, const Daemon& d, Findings& f, long& peak_rss) {
+std::vector<Frontend> one_round(const Options& o, const Daemon& d, Findings& f, long& peak_rss,
+                                Probe& probe, int round) {
   const auto phase = [&](const char* name, auto&& fn) {
+    probe.at(round, name);
     const auto t = Clock::now();
     fn();
     peak_rss = std::max(peak_rss, rss_kb(d.pid));
@@ -399,14 +473,15 @@ int main(int argc, char** argv) {
   const auto start = Clock::now();
   Findings f;
   long peak_rss = base.rss;
-  Probe probe(d.path, d.pid);
+  Probe probe(d.path, d.pid, o.max_probe_ms);
   std::vector<Frontend> held;
   for (int round = 1;; ++round) {
-    held = one_round(o, d, f, peak_rss);
+    held = one_round(o, d, f, peak_rss, probe, round);
     // One line per round, once settled: the soak's fd and RSS curve (tools/soak.py reads it).
     const Baseline now = settle(o, d.pid, base);
-    std::printf("round %d at %.1f s: fds %d, VmRSS %ld kB\n", round, ms_since(start) / 1000,
-                now.fds, now.rss);
+    std::printf("round %d at %.1f s: fds %d, VmRSS %ld kB, probe max %.2f ms\n", round,
+                ms_since(start) / 1000, now.fds, now.rss, probe.take_round_max());
+    probe.at(round, "pause");
     std::fflush(stdout);
     if (g_stop || ms_since(start) / 1000 + o.pause_s >= o.seconds) break;
     for (const auto t = Clock::now(); !g_stop && ms_since(t) < o.pause_s * 1000;)

@@ -6,19 +6,25 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <vector>
 
 namespace lockstep::sys {
 namespace {
 
 thread_local std::optional<Fault> t_armed;
+thread_local std::vector<Fault> t_standing;  // arm_until_fired, in arming order
 
 // Injection counts per (table, row, errno): errnos stay below 134 on Linux.
 constexpr size_t kRows = 32, kErrnos = 134;
-std::atomic<uint64_t> g_injected[3][kRows][kErrnos];
+std::atomic<uint64_t> g_injected[4][kRows][kErrnos];
+static_assert(mshv::kSiteCount <= kRows && vhost::kSiteCount <= kRows &&
+              vhost::daemon::kSiteCount <= kRows);
 
 bool in_range(Site site, int err) {
   return site.row < kRows && err > 0 && static_cast<size_t>(err) < kErrnos;
@@ -26,9 +32,18 @@ bool in_range(Site site, int err) {
 
 // True if the armed fault is for `site`: it is disarmed, counted and left in errno.
 bool inject(Site site) {
-  if (site.table == Site::Table::Harness || !t_armed || !(t_armed->site == site)) return false;
-  const int err = t_armed->err;
-  t_armed.reset();
+  if (site.table == Site::Table::Harness) return false;
+  int err = 0;
+  if (t_armed && t_armed->site == site) {
+    err = t_armed->err;
+    t_armed.reset();
+  } else {
+    const auto it = std::find_if(t_standing.begin(), t_standing.end(),
+                                 [&](const Fault& f) { return f.site == site; });
+    if (it == t_standing.end()) return false;
+    err = it->err;
+    t_standing.erase(it);
+  }
   if (in_range(site, err))
     g_injected[static_cast<int>(site.table)][site.row][err].fetch_add(1, std::memory_order_relaxed);
   errno = err;
@@ -44,6 +59,10 @@ void arm(Fault fault) {
 
 void disarm() {
   t_armed.reset();
+}
+
+void arm_until_fired(Fault fault) {
+  if (fault.site.table != Site::Table::Harness && fault.err > 0) t_standing.push_back(fault);
 }
 
 std::optional<Fault> armed() {
@@ -143,6 +162,74 @@ ssize_t process_vm_readv(Site site, pid_t pid, const iovec* local, unsigned long
 ssize_t process_vm_writev(Site site, pid_t pid, const iovec* local, unsigned long nlocal,
                           const iovec* remote, unsigned long nremote) {
   return inject(site) ? -1 : ::process_vm_writev(pid, local, nlocal, remote, nremote, 0);
+}
+
+int bind(Site site, int sock, const sockaddr* addr, socklen_t len) {
+  return inject(site) ? -1 : ::bind(sock, addr, len);
+}
+
+int listen(Site site, int sock, int backlog) {
+  return inject(site) ? -1 : ::listen(sock, backlog);
+}
+
+int accept4(Site site, int sock, int flags) {
+  return inject(site) ? -1 : ::accept4(sock, nullptr, nullptr, flags);
+}
+
+int getsockopt(Site site, int sock, int level, int name, void* value, socklen_t* len) {
+  return inject(site) ? -1 : ::getsockopt(sock, level, name, value, len);
+}
+
+int getpeername(Site site, int sock, sockaddr* addr, socklen_t* len) {
+  return inject(site) ? -1 : ::getpeername(sock, addr, len);
+}
+
+int epoll_create1(Site site, int flags) {
+  return inject(site) ? -1 : ::epoll_create1(flags);
+}
+
+int epoll_ctl(Site site, int epfd, int op, int fd, epoll_event* ev) {
+  return inject(site) ? -1 : ::epoll_ctl(epfd, op, fd, ev);
+}
+
+int epoll_wait(Site site, int epfd, epoll_event* events, int max, int timeout_ms) {
+  return inject(site) ? -1 : ::epoll_wait(epfd, events, max, timeout_ms);
+}
+
+int signalfd(Site site, const sigset_t* mask, int flags) {
+  return inject(site) ? -1 : ::signalfd(-1, mask, flags);
+}
+
+int sigprocmask(Site site, int how, const sigset_t* set) {
+  return inject(site) ? -1 : ::sigprocmask(how, set, nullptr);
+}
+
+ssize_t read(Site site, int fd, void* buf, size_t len) {
+  return inject(site) ? -1 : ::read(fd, buf, len);
+}
+
+int fcntl(Site site, int fd, int cmd, int arg) {
+  return inject(site) ? -1 : ::fcntl(fd, cmd, arg);
+}
+
+int lstat(Site site, const char* path, struct stat* st) {
+  return inject(site) ? -1 : ::lstat(path, st);
+}
+
+int unlink(Site site, const char* path) {
+  return inject(site) ? -1 : ::unlink(path);
+}
+
+int chmod(Site site, const char* path, mode_t mode) {
+  return inject(site) ? -1 : ::chmod(path, mode);
+}
+
+int getrlimit(Site site, int resource, rlimit* rl) {
+  return inject(site) ? -1 : ::getrlimit(static_cast<__rlimit_resource>(resource), rl);
+}
+
+int setrlimit(Site site, int resource, const rlimit* rl) {
+  return inject(site) ? -1 : ::setrlimit(static_cast<__rlimit_resource>(resource), rl);
 }
 
 pid_t getpid(Site) {

@@ -68,6 +68,15 @@ int list_profiles(const std::string& protocol);
 // The corpus root to use when none was given: ./corpus if it exists, else the project's.
 std::string default_corpus_root();
 
+// `lockstep monitor --listen SOCK --connect SOCK ...` (monitor/monitor.h): one proxied session;
+// with `json`, one document on stdout. 0 no violation, 1 a violation, 2 usage, 3 environment.
+struct MonitorCliOptions {
+  std::string listen, connect, profile = "spec", record;
+  int64_t perturb = -1;  // < 0: none
+  bool json = false;
+};
+int monitor(const MonitorCliOptions& options);
+
 // `lockstep mutants [--json|--markdown]`: the impl mutants of impl/mutants.h. Returns 0.
 int list_mutants(bool json, bool markdown);
 

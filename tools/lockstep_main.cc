@@ -9,9 +9,9 @@
 //   lockstep prove [--protocol mshv] invariants of the model by k-induction, every profile
 //   lockstep peer kvm [--profile P] the MSHV model against the real kvm-vfio device
 //   lockstep peer dpdk [--profile P] the vhost-user model against DPDK's librte_vhost
-//   lockstep peer libvhost-user     the vhost-user model against libvhost-user
-//   (qemu-storage-daemon) lockstep summary FILE...        one screen from the --json documents of
-//   run, prove, peer
+//   lockstep peer libvhost-user     the vhost-user model against libvhost-user (QSD)
+//   lockstep summary FILE...        one screen from the --json documents of run, prove, peer
+//   lockstep monitor --listen S --connect S  a vhost-user proxy checking both sides live
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -82,6 +82,8 @@ struct Cli {
       *profiles_cmd, *peer_cmd, *prove_cmd, *to_gtest_cmd;
   std::vector<std::string> summary_files;
   CLI::App* summary_cmd = nullptr;
+  MonitorCliOptions monitor;
+  CLI::App* monitor_cmd = nullptr;
 };
 
 // replay and run, which share --impl-mutant.
@@ -240,7 +242,32 @@ void add_summary(CLI::App& app, Cli& c) {
   c.summary_cmd->add_option("files", c.summary_files, "the documents (JSON files)")->required();
 }
 
+// The monitor (monitor/monitor.h, README "Monitor").
+void add_monitor(CLI::App& app, Cli& c) {
+  c.monitor_cmd = app.add_subcommand(
+      "monitor",
+      "a vhost-user proxy between a real front-end and back-end: forwards every message, checks "
+      "the back-end's replies against the model and the front-end against rules FE1-FE8");
+  c.monitor_cmd->add_option("--listen", c.monitor.listen, "the socket the front-end connects to")
+      ->required();
+  c.monitor_cmd->add_option("--connect", c.monitor.connect, "the back-end's listening socket")
+      ->required();
+  c.monitor_cmd->add_option("--profile", c.monitor.profile,
+                            "the model profile the back-end is held to (default: spec); vhost: " +
+                                profiles_of("vhost", true));
+  c.monitor_cmd->add_option("--record", c.monitor.record,
+                            "write the session as a program to FILE and its fuzz-input twin to "
+                            "FILE with .bin for .txt (default: none)");
+  c.monitor_cmd
+      ->add_option("--perturb", c.monitor.perturb,
+                   "seeded random delays (0-20 ms) and split writes of the back-end's replies "
+                   "(default: none)")
+      ->check(CLI::NonNegativeNumber);
+  c.monitor_cmd->add_flag("--json", c.monitor.json, kJsonHelp);
+}
+
 int dispatch(Cli& c) {
+  if (*c.monitor_cmd) return monitor(c.monitor);
   if (*c.summary_cmd) return summary(c.summary_files);
   if (*c.prove_cmd) return prove(c.prove);
   if (*c.peer_cmd) {
@@ -279,6 +306,7 @@ int run_cli(int argc, char** argv) {
   add_listings_corpus_and_fmt(app, c, protocols);
   add_peer_and_prove(app, c);
   add_summary(app, c);
+  add_monitor(app, c);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

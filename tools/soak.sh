@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ $# -lt 1 || ! $1 =~ ^[0-9]+$ ]]; then
-  echo "usage: tools/soak.sh SECONDS [REPORT] [--nice N] [--pause P] [--mutant TARGET=NAME]" >&2
+  echo "usage: tools/soak.sh SECONDS [REPORT] [--nice N] [--pause P] [--mutant TARGET=NAME] [--daemon-inject stall] [--cpu-seconds C] [--work DIR]" >&2
   exit 2
 fi
 seconds=$1

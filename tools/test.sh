@@ -14,14 +14,19 @@ ctest --preset asan
 # The ThreadSanitizer suite (README "Threads"): about half a minute from an empty build/tsan.
 bash tools/tsan.sh
 # The two-minute soak (README "Soak"): both fuzz targets under ASan+UBSan and the daemon under
-# hostile load at once; then its negative check: a target fuzzing an impl mutant must be
-# reported as a finding (exit 1), or the soak could not see one.
+# hostile load at once; then its negative checks: a target fuzzing an impl mutant and a daemon
+# that stops answering must each be reported as a finding (exit 1), or the soak could not see one.
 bash tools/soak.sh 120
-set +e
-bash tools/soak.sh 15 build/soak/negative.md --mutant vhost_postcopy=end-keeps-listening >/dev/null
-status=$?
-set -e
-if [[ $status -ne 1 ]]; then
-  echo "test.sh: the soak did not report the end-keeps-listening mutant (exit $status, want 1)" >&2
-  exit 1
-fi
+expect_soak_finding() {  # a soak over a deliberately broken variant must exit 1
+  set +e
+  bash tools/soak.sh 15 build/soak/negative.md "$@" >/dev/null
+  local status=$?
+  set -e
+  if [[ $status -ne 1 ]]; then
+    echo "test.sh: the soak did not report $* (exit $status, want 1)" >&2
+    exit 1
+  fi
+}
+expect_soak_finding --mutant vhost_postcopy=end-keeps-listening
+# A daemon that stops answering is a finding even though the scheduler explains slow probes.
+expect_soak_finding --daemon-inject stall

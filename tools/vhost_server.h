@@ -7,6 +7,9 @@
 // daemon's own uid, and the allowed uids/gids. A refused or surplus connection is logged (pid,
 // uid, gid) and closed unread.
 //
+// Every call it makes goes through impl/sys.h at its site of core/vhost/daemon_sites.def; a
+// failure costs at most the connection it concerns, or is retried.
+//
 // Running out of fds (hostile load, a low RLIMIT_NOFILE): accept4 failing with EMFILE/ENFILE
 // would leave the listener readable forever and spin the loop, so one spare fd is kept open and
 // given up to accept the pending connection and close it, logged as a refusal.
@@ -32,6 +35,9 @@ struct ServerOptions {
   std::vector<gid_t> allow_gids;
   size_t max_connections = 256;
   bool debug_messages = false;  // log every message and reply (spdlog debug)
+  // Test only (--test-leak-on-peercred-failure): a connection whose SO_PEERCRED fails is refused
+  // but its fd is never closed: the broken handling the daemon's fault sweep must catch.
+  bool leak_on_peercred_failure = false;
 };
 
 // The most fds one connection can make the daemon hold at once: the socket, a uffd, 8 region
@@ -59,6 +65,7 @@ class VhostServer {
   bool setup();
   bool admit(UniqueFd sock);
   void accept_pending();
+  bool resume_listener();
   void refuse_for_lack_of_fds(int err);
   void watch(Connection& c, bool add);
   void drop(uint64_t id);

@@ -415,22 +415,13 @@ A parse_attr(CallReader& r) {
 // the first.
 FailNext parse_fail_next(CallReader& r) {
   const Arg& site_arg = r.positional("the site");
-  std::string sites;
-  for (size_t i = 0; i < kSiteCount; ++i) {
-    const auto site = static_cast<Site>(i);
-    sites += (i ? i + 1 == kSiteCount ? " or " : ", " : "") + to_string(site);
-    if (site_arg.value != to_string(site)) continue;
-    const std::span<const int> errnos = site_errnos(site);
-    const Arg* err_arg = r.optional_positional();
-    if (!err_arg) return FailNext{site, errnos[0]};
-    const std::optional<int> err = errno_from_name(err_arg->value);
-    if (err && std::find(errnos.begin(), errnos.end(), *err) != errnos.end())
-      return FailNext{site, *err};
-    std::string valid;
-    for (int e : errnos) valid += (valid.empty() ? "" : ", ") + errno_name(e);
-    r.fail(*err_arg, "fail_next(" + to_string(site) + ") can fail with " + valid);
-  }
-  r.fail(site_arg, "fail_next site must be " + sites);
+  const std::optional<Site> site = site_named<Site>(site_arg.value);
+  if (!site) r.fail(site_arg, "fail_next site must be " + site_names<Site>());
+  const Arg* err_arg = r.optional_positional();
+  if (!err_arg) return FailNext{*site, site_errnos(*site)[0]};
+  if (const std::optional<int> err = site_errno_named(*site, err_arg->value))
+    return FailNext{*site, *err};
+  r.fail(*err_arg, "fail_next(" + to_string(*site) + ") can fail with " + site_errno_names(*site));
 }
 
 Op parse_call_op(CallReader& r) {

@@ -31,38 +31,8 @@ const char* Protocol::first_difference(const Outcome& m, const Outcome& t) {
   return nullptr;
 }
 
-namespace {
-
-struct SiteRow {
-  const char* name;
-  const char* call;
-  std::span<const int> errnos;
-};
-#define LOCKSTEP_MSHV_SITE(id, name, call, ...) constexpr int k##id##Errnos[] = {__VA_ARGS__};
-#include "core/mshv/sites.def"
-#undef LOCKSTEP_MSHV_SITE
-constexpr SiteRow kSiteRows[] = {
-#define LOCKSTEP_MSHV_SITE(id, name, call, ...) {name, call, k##id##Errnos},
-#include "core/mshv/sites.def"
-#undef LOCKSTEP_MSHV_SITE
-};
-static_assert(std::size(kSiteRows) == kSiteCount);
-
-}  // namespace
-
 std::string to_string(Site site) {
-  const auto i = static_cast<size_t>(site);
-  return i < kSiteCount ? kSiteRows[i].name : "?";
-}
-
-std::span<const int> site_errnos(Site site) {
-  const auto i = static_cast<size_t>(site);
-  return i < kSiteCount ? kSiteRows[i].errnos : std::span<const int>{};
-}
-
-const char* site_call(Site site) {
-  const auto i = static_cast<size_t>(site);
-  return i < kSiteCount ? kSiteRows[i].call : "?";
+  return site_name(site);
 }
 
 int fault_errno(const FailNext& f) {

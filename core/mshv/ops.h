@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/handle.h"
+#include "core/site_table.h"
 #include "core/trace.h"
 
 namespace lockstep::mshv {
@@ -72,16 +73,8 @@ struct Close {  // close(h): the last reference to the file, so its release runs
 // Injected fault at the next point of `site` the following op reaches, failing with `err`;
 // discarded if it reaches none (docs/mshv-device-rules.md F1-F4). The sites and the errnos each
 // can fail with are listed once, in core/mshv/sites.def.
-enum class Site : uint8_t {
-#define LOCKSTEP_MSHV_SITE(id, ...) id,
-#include "core/mshv/sites.def"
-#undef LOCKSTEP_MSHV_SITE
-};
-constexpr size_t kSiteCount = 0
-#define LOCKSTEP_MSHV_SITE(...) +1
-#include "core/mshv/sites.def"
-#undef LOCKSTEP_MSHV_SITE
-    ;
+#define LOCKSTEP_SITES_DEF "core/mshv/sites.def"
+#include "core/site_table.inc"
 // The sites of the first codec version (fail_next without an errno, legacy byte form v1).
 constexpr size_t kSitesV1 = 3;
 struct FailNext {
@@ -90,10 +83,6 @@ struct FailNext {
   // Equal when they fail the same site with the same errno.
   bool operator==(const FailNext& o) const;
 };
-// The errnos `site` can fail with, its default first (sites.def).
-std::span<const int> site_errnos(Site site);
-// What the layer calls at `site` (sites.def).
-const char* site_call(Site site);
 // f.err, or the site's first errno when it is 0.
 int fault_errno(const FailNext& f);
 

@@ -589,22 +589,14 @@ namespace {
 // fail_next(SITE) or fail_next(SITE, ERRNO): the errno one its sites.def row lists, by default
 // the first.
 FailNext parse_fail_next(const Call& call, int line) {
-  std::string sites;
-  for (size_t i = 0; i < kSiteCount; ++i) {
-    const auto site = static_cast<Site>(i);
-    sites += (i ? i + 1 == kSiteCount ? " or " : ", " : "") + to_string(site);
-    if (call.args[0].value != to_string(site)) continue;
-    const std::span<const int> errnos = site_errnos(site);
-    if (call.args.size() < 2) return FailNext{site, errnos[0]};
-    const std::optional<int> err = errno_from_name(call.args[1].value);
-    if (err && std::find(errnos.begin(), errnos.end(), *err) != errnos.end())
-      return FailNext{site, *err};
-    std::string valid;
-    for (int e : errnos) valid += (valid.empty() ? "" : ", ") + errno_name(e);
-    throw ParseError(line, call.args[1].column,
-                     "fail_next(" + to_string(site) + ") can fail with " + valid);
-  }
-  throw ParseError(line, call.args[0].column, "fail_next site must be " + sites);
+  const std::optional<Site> site = site_named<Site>(call.args[0].value);
+  if (!site)
+    throw ParseError(line, call.args[0].column, "fail_next site must be " + site_names<Site>());
+  if (call.args.size() < 2) return FailNext{*site, site_errnos(*site)[0]};
+  if (const std::optional<int> err = site_errno_named(*site, call.args[1].value))
+    return FailNext{*site, *err};
+  throw ParseError(line, call.args[1].column,
+                   "fail_next(" + to_string(*site) + ") can fail with " + site_errno_names(*site));
 }
 
 }  // namespace

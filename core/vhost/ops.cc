@@ -210,38 +210,8 @@ std::string Protocol::header(const std::string& profile) {
 
 // ---- printing --------------------------------------------------------------------------------
 
-namespace {
-
-struct SiteRow {
-  const char* name;
-  const char* call;
-  std::span<const int> errnos;
-};
-#define LOCKSTEP_VHOST_SITE(id, name, call, ...) constexpr int k##id##Errnos[] = {__VA_ARGS__};
-#include "core/vhost/sites.def"
-#undef LOCKSTEP_VHOST_SITE
-constexpr SiteRow kSiteRows[] = {
-#define LOCKSTEP_VHOST_SITE(id, name, call, ...) {name, call, k##id##Errnos},
-#include "core/vhost/sites.def"
-#undef LOCKSTEP_VHOST_SITE
-};
-static_assert(std::size(kSiteRows) == kSiteCount);
-
-}  // namespace
-
 std::string to_string(Site site) {
-  const auto i = static_cast<size_t>(site);
-  return i < kSiteCount ? kSiteRows[i].name : "?";
-}
-
-std::span<const int> site_errnos(Site site) {
-  const auto i = static_cast<size_t>(site);
-  return i < kSiteCount ? kSiteRows[i].errnos : std::span<const int>{};
-}
-
-const char* site_call(Site site) {
-  const auto i = static_cast<size_t>(site);
-  return i < kSiteCount ? kSiteRows[i].call : "?";
+  return site_name(site);
 }
 
 int fault_errno(const FailNext& f) {

@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/site_table.h"
 #include "core/trace.h"
 #include "core/vhost/uapi.h"
 
@@ -64,16 +65,8 @@ struct Connect {
 // Rules F1-F3: one injected fault at the back-end's next call of that kind, failing with `err`,
 // while processing the next message only (discarded if that message reaches no such call). The
 // sites and the errnos each can fail with are listed once, in core/vhost/sites.def.
-enum class Site : uint8_t {
-#define LOCKSTEP_VHOST_SITE(id, ...) id,
-#include "core/vhost/sites.def"
-#undef LOCKSTEP_VHOST_SITE
-};
-constexpr size_t kSiteCount = 0
-#define LOCKSTEP_VHOST_SITE(...) +1
-#include "core/vhost/sites.def"
-#undef LOCKSTEP_VHOST_SITE
-    ;
+#define LOCKSTEP_SITES_DEF "core/vhost/sites.def"
+#include "core/site_table.inc"
 // The sites of the first codec version (fail_next without an errno, legacy byte form v1).
 constexpr size_t kSitesV1 = 5;
 struct FailNext {
@@ -82,10 +75,6 @@ struct FailNext {
   // Equal when they fail the same site with the same errno.
   bool operator==(const FailNext& o) const;
 };
-// The errnos `site` can fail with, its default first (sites.def).
-std::span<const int> site_errnos(Site site);
-// The syscall the back-end makes at `site` (sites.def).
-const char* site_call(Site site);
 // f.err, or the site's first errno when it is 0.
 int fault_errno(const FailNext& f);
 

@@ -53,11 +53,12 @@ def regenerate(kind, binary, source, out):
 
 
 def generated_files(directory):
-    """The names a generator owns in `directory`: regular files, not sub-directories."""
+    """The names a generator owns in `directory`: regular files, not sub-directories, README
+    notes (.md) or dotfiles (tests/regressions/.clang-format keeps formatters off them)."""
     if not os.path.isdir(directory):
         return set()
     return {n for n in os.listdir(directory) if os.path.isfile(os.path.join(directory, n))
-            and not n.endswith(".md")}
+            and not n.endswith(".md") and not n.startswith(".")}
 
 
 def differences(kind, fresh, committed):

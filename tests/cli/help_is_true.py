@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 
-ALL, SHIPPED = "all", "shipped"
+ALL, SHIPPED, VHOST = "all", "shipped", "vhost"  # VHOST: every vhost profile, mutants too
 # Every command: does it take a protocol, and which profiles its --profile takes. A command that
 # `lockstep --help` lists and this table does not is a failure, so a new one gets a row.
 COMMANDS = {
@@ -27,6 +27,7 @@ COMMANDS = {
     "peer": (True, SHIPPED),  # kvm: the mshv model, dpdk and libvhost-user: the vhost model
     "prove": (True, ALL),
     "summary": (False, None),  # reads the --json documents of run, prove and peer
+    "monitor": (False, VHOST),  # the vhost model only; reads no file (--record writes one)
 }
 # Every real peer `lockstep peer` runs: its help must name each (the positional and --profile).
 PEERS = ("kvm", "dpdk", "libvhost-user")
@@ -85,8 +86,9 @@ def problems(command, help_text, takes_protocol, takes_profiles, known):
         elif "=" not in tokens[1] and "default" not in entry.lower():
             found.append(f"{command} {name}: no default: {entry}")
         if name == "--profile" and takes_profiles:
-            want = [n for listed in known.values() for n, mutant in listed
-                    if takes_profiles == ALL or not mutant]
+            want = [n for protocol, listed in known.items() for n, mutant in listed
+                    if (takes_profiles == ALL or (takes_profiles == SHIPPED and not mutant) or
+                        (takes_profiles == VHOST and protocol == "vhost"))]
             missing = [n for n in want if not word(n, entry)]
             if missing:
                 found.append(f"{command} --profile: does not list {', '.join(missing)}")

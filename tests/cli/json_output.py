@@ -23,6 +23,31 @@ def run(binary, args, cwd, env=None):
     return p.returncode, p.stdout, p.stderr
 
 
+def monitor_session(binary, scratch):
+    import socket
+    import struct
+    be_path, fe_path = os.path.join(scratch, "mon-be.sock"), os.path.join(scratch, "mon-fe.sock")
+    be = socket.socket(socket.AF_UNIX)
+    be.bind(be_path)
+    be.listen(1)
+    p = subprocess.Popen([binary, "monitor", "--json", "--perturb", "5", "--listen", fe_path,
+                          "--connect", be_path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    conn, _ = be.accept()
+    ready = p.stderr.readline()  # "lockstep monitor: ready: ..." once it listens
+    if "ready" not in ready:
+        raise SystemExit("monitor did not start: " + ready)
+    fe = socket.socket(socket.AF_UNIX)
+    fe.connect(fe_path)
+    fe.sendall(struct.pack("<III", 1, 1, 0))  # GET_FEATURES
+    conn.recv(64)
+    conn.close()
+    out, _ = p.communicate(timeout=20)
+    fe.close()
+    be.close()
+    return json.loads(out)
+
+
 def main():
     binary, root = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     with open(os.path.join(root, "docs", "lockstep-output.schema.json")) as f:
@@ -67,6 +92,10 @@ def main():
              {"LOCKSTEP_DPDK_PEER": os.path.join(scratch, "no-such-peer")}),
             ("peer dpdk unknown profile", [*dpdk, *dpdk_expectations, "--profile", "nosuch"], 2),
             ("peer dpdk malformed expectations", [*dpdk, "--expectations", bad_expectations], 2),
+            ("monitor cannot connect", ["monitor", "--json", "--listen", "fe.sock", "--connect",
+                                        os.path.join(scratch, "no-such.sock")], 3),
+            ("monitor unknown profile", ["monitor", "--json", "--listen", "fe.sock", "--connect",
+                                         "be.sock", "--profile", "nosuch"], 2),
             ("peer kvm", ["peer", "kvm", *peer, "--expectations",
                           os.path.join(root, "peers/kvm/expectations.txt")],
              (0, 1) if kvm_runs else 3),
@@ -86,6 +115,13 @@ def main():
                 failures.append(f"{label}: exit {code} (document says {doc.get('exit_code')}), "
                                 f"expected {expected}\n{err}")
             documents.append(doc)
+        # A monitored session: a back-end that accepts and closes at once (the model keeps the
+        # connection open, so the document has a violation), one GET_FEATURES from a front-end.
+        doc = monitor_session(binary, scratch)
+        errors = [e.message for e in validator.iter_errors(doc)]
+        if errors or doc.get("exit_code") != 1 or not doc.get("messages"):
+            failures.append(f"monitor session: {errors} {json.dumps(doc)[:600]}")
+        documents.append(doc)
         # Ctrl-C: the run stops at a trace boundary and still writes its summary document.
         p = subprocess.Popen([binary, "run", "mshv", "--json", "--seconds", "60"], cwd=scratch,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
