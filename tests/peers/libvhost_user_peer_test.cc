@@ -130,7 +130,7 @@ TEST(LibvhostUserPeer, ACrashIsADisagreementAtItsOp) {
     EXPECT_NE(c.failure.find("killed by SIG"), std::string::npos) << c.failure;
     ASSERT_TRUE(c.verdict.divergence);
     EXPECT_EQ(c.verdict.divergence->index, 1u);
-    EXPECT_NE(c.side_by_side.find("the peer process killed by SIG"), std::string::npos)
+    EXPECT_NE(c.side_by_side.find("# the peer process: killed by SIG"), std::string::npos)
         << c.side_by_side;
     EXPECT_GT(peer->restarts(), restarts);
     EXPECT_TRUE(peer->alive());
