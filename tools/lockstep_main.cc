@@ -9,6 +9,7 @@
 //   lockstep prove [--protocol mshv] invariants of the model by k-induction, every profile
 //   lockstep peer kvm [--profile P] the MSHV model against the real kvm-vfio device
 //   lockstep peer dpdk [--profile P] the vhost-user model against DPDK's librte_vhost
+//   lockstep peer libvhost-user     the vhost-user model against libvhost-user (QSD)
 //   lockstep summary FILE...        one screen from the --json documents of run, prove, peer
 //   lockstep monitor --listen S --connect S  a vhost-user proxy checking both sides live
 #include <CLI/CLI.hpp>
@@ -17,6 +18,7 @@
 
 #include "peers/dpdk/dpdk_campaign.h"
 #include "peers/kvm/kvm_campaign.h"
+#include "peers/libvhost-user/libvhost_user_campaign.h"
 #include "tools/bindings.h"
 #include "tools/commands.h"
 #include "tools/exit_codes.h"
@@ -175,19 +177,22 @@ void add_peer_and_prove(CLI::App& app, Cli& c) {
   c.peer_cmd = app.add_subcommand(
       "peer",
       "run the model against a real third-party implementation (kvm: /dev/kvm; dpdk: "
-      "librte_vhost through dpdk_vhost_peer)");
+      "librte_vhost through dpdk_vhost_peer; libvhost-user: qemu-storage-daemon)");
   c.peer_cmd
       ->add_option("peer", c.peer_name,
-                   "kvm (the mshv model against kvm-vfio) or dpdk (the vhost model against "
-                   "librte_vhost)")
+                   "kvm (the mshv model against kvm-vfio), dpdk (the vhost model against "
+                   "librte_vhost) or libvhost-user (the vhost model against QEMU's "
+                   "libvhost-user in qemu-storage-daemon)")
       ->required()
-      ->check(CLI::IsMember({"kvm", "dpdk"}));
+      ->check(CLI::IsMember({"kvm", "dpdk", "libvhost-user"}));
   using lockstep::peers::dpdk::DpdkBinding;
   using lockstep::peers::kvm::KvmBinding;
-  c.peer_cmd->add_option("--profile", c.peer.profile,
-                         std::string("kvm: ") + profiles_of("mshv", false) + " (default: " +
-                             KvmBinding::kInfo.profile + "); dpdk: " + profiles_of("vhost", false) +
-                             " (default: " + DpdkBinding::kInfo.profile + ")");
+  c.peer_cmd->add_option(
+      "--profile", c.peer.profile,
+      std::string("kvm: ") + profiles_of("mshv", false) +
+          " (default: " + KvmBinding::kInfo.profile + "); dpdk: " + profiles_of("vhost", false) +
+          " (default: " + DpdkBinding::kInfo.profile + "); libvhost-user: the same (default: " +
+          lockstep::peers::libvhost_user::LibvhostUserBinding::kInfo.profile + ")");
   c.peer_cmd->add_option("--seconds", c.peer.seconds, "generated-trace phase length")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -268,8 +273,10 @@ int dispatch(Cli& c) {
   if (*c.peer_cmd) {
     if (c.peer_type_map) c.peer.type_map = true;
     if (c.peer_no_type_map) c.peer.type_map = false;
-    return c.peer_name == "dpdk" ? lockstep::peers::dpdk::run_dpdk_peer(c.peer)
-                                 : lockstep::peers::kvm::run_kvm_peer(c.peer);
+    if (c.peer_name == "dpdk") return lockstep::peers::dpdk::run_dpdk_peer(c.peer);
+    if (c.peer_name == "libvhost-user")
+      return lockstep::peers::libvhost_user::run_libvhost_user_peer(c.peer);
+    return lockstep::peers::kvm::run_kvm_peer(c.peer);
   }
   if (*c.mutants_cmd) return list_mutants(c.mutants_json, c.mutants_markdown);
   c.campaign.impl_mutant = c.replay.impl_mutant = c.impl_mutant;

@@ -189,6 +189,10 @@ void Model::dispatch(Message& m) {
     const uint64_t mtu = m.u64();
     return finish(m, mtu < 68 || mtu > 65535 ? Result::RefusedInHandler : Result::Done);
   }
+  if (profile_.none_request_acked && m.request == uapi::kNone) {  // qemu-storage-daemon
+    state_.leaked_fds += static_cast<int>(m.fds.size());          // unused_fds_leak: kept
+    return finish(m, Result::Done);
+  }
   auto want = expected_payload_size(m.request, m.payload, profile_.postcopy_payload_must_be_empty);
   if (!want) return refuse(m, false);  // E2: not a handled request
   if (m.payload.size() != *want && (profile_.checks_payload_size || m.request == uapi::kSetLogBase))
@@ -247,6 +251,28 @@ void Model::refuse(const Message& m, bool in_handler) {
   }
 }
 
+// libvhost-user: the handlers that answer in the request's own message (vu_get_features_exec,
+// vu_set_postcopy_advise, vu_get_vring_base_exec, vu_get_config, vu_get_inflight_fd and the
+// postcopy SET_MEM_TABLE reply), so vu_send_reply keeps its flags; every other reply is built by
+// vmsg_set_reply_u64, which clears them (measured: GET_PROTOCOL_FEATURES, GET_QUEUE_NUM, LISTEN,
+// END and the NEED_REPLY acks answer 0x5 to 0x9; GET_FEATURES and ADVISE answer 0xd).
+// Declared where it is used besides here (proofs/vhost/abstraction.cc).
+bool replies_in_place(uint32_t request, size_t payload_size);
+bool replies_in_place(uint32_t request, size_t payload_size) {
+  switch (request) {
+    case uapi::kGetFeatures:
+    case uapi::kPostcopyAdvise:
+    case uapi::kGetVringBase:
+    case uapi::kGetConfig:
+    case uapi::kGetInflightFd:
+      return true;
+    case uapi::kSetMemTable:  // the postcopy table, not its u64 NEED_REPLY ack
+      return payload_size != 8;
+    default:
+      return false;
+  }
+}
+
 void Model::reply(uint32_t request, std::vector<uint8_t> payload, std::vector<FdKind> fds,
                   std::optional<uint32_t> size) {
   if (!state_.connected) return;
@@ -259,6 +285,8 @@ void Model::reply(uint32_t request, std::vector<uint8_t> payload, std::vector<Fd
   if (profile_.mutant_reply_echoes_need_reply) r.flags |= msg_flags_ & uapi::kNeedReply;
   if (profile_.reply_flags_echo_request)  // DPDK send_vhost_reply: reserved bits echoed
     r.flags = (msg_flags_ & ~(uapi::kVersionMask | uapi::kNeedReply)) | uapi::kReplyFlags;
+  if (profile_.reply_keeps_request_flags && replies_in_place(request, payload.size()))
+    r.flags = (msg_flags_ & ~uapi::kVersionMask) | uapi::kReplyFlags;  // vu_send_reply
   r.size = size ? *size : static_cast<uint32_t>(payload.size());
   r.payload = std::move(payload);
   r.fds = std::move(fds);

@@ -146,6 +146,15 @@ struct Profile {
                                             // dpdk-22.11 agrees since, no entry)
   bool status_is_u8 = false;  // X10 (any u64); DPDK vhost_user_set_status: > 0xff refused
                               // (measured: expectations spec …/SET_STATUS/closed)
+  // ---- libvhost-user as measured by the libvhost-user peer (peers/libvhost-user/,
+  // docs/peers/libvhost-user.md) ----
+  bool reply_keeps_request_flags = false;  // W8; libvhost-user vu_send_reply: the request's
+                                           // flags with the version set and REPLY added, for
+                                           // the replies a handler builds in place (GET_FEATURES,
+                                           // ADVISE, ...; vmsg_set_reply_u64 clears them first)
+  bool none_request_acked = false;         // E2 (request 0 not handled); qemu-storage-daemon
+                                           // overrides libvhost-user's exit(0) on NONE: acked
+                                           // with NEED_REPLY, the session goes on
   uint64_t max_region_span = uint64_t{1} << 40;  // X6 memory_size + mmap_offset; DPDK
                                                  // vhost_user_mmap_region checks overflow only
                                                  // (measured: spec …/SET_MEM_TABLE/reply.payload,

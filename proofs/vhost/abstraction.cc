@@ -13,6 +13,12 @@
 #include "proofs/values.h"
 #include "proofs/vhost/encoding.h"
 
+namespace lockstep::vhost {
+// model/vhost/model.cc: the libvhost-user replies that keep the request's flags
+// (Profile::reply_keeps_request_flags).
+bool replies_in_place(uint32_t request, size_t payload_size);
+}  // namespace lockstep::vhost
+
 namespace lockstep::vhost::proofs {
 
 // ---- which request is which kind: the proof column of model/vhost/requests.def --------------
@@ -214,6 +220,13 @@ Abstract SendAbstraction::deliver() {
   // DPDK echoes reserved request flag bits into the reply: the abstract action carries bit
   // 0x10 (reserved_flag); other reserved bits are not abstracted.
   if (pr_.reply_flags_echo_request && (s_.flags & ~kKnownFlags) & ~0x10u) return std::nullopt;
+  // libvhost-user keeps a request's flags in the replies built in place and acks request 0
+  // (reply_keeps_request_flags, none_request_acked): the transition does not encode either, so
+  // those sends are outside the proofs' scope for the profiles that set them.
+  if (pr_.reply_keeps_request_flags && (s_.flags & ~uapi::kVersionMask) != 0 &&
+      replies_in_place(s_.request, s_.payload.size()))
+    return std::nullopt;
+  if (pr_.none_request_acked && s_.request == uapi::kNone) return std::nullopt;
   // DPDK vhost_user_check_and_alloc_queue_pair: a bad ring index closes, no reply, like W3.
   if (pr_.bad_vring_index_closes && !pre_.session.awaiting_ack &&
       !vring_index_in_range(s_.request, s_.payload, pr_.ring_count)) {

@@ -24,11 +24,13 @@ COMMANDS = {
     "corpus to-gtest": (True, None),  # --profile: only the profiles a real target implements
     "fmt": (False, None),
     "profiles": (True, None),
-    "peer": (True, SHIPPED),  # kvm: the mshv model, dpdk: the vhost model
+    "peer": (True, SHIPPED),  # kvm: the mshv model, dpdk and libvhost-user: the vhost model
     "prove": (True, ALL),
     "summary": (False, None),  # reads the --json documents of run, prove and peer
     "monitor": (False, VHOST),  # the vhost model only; reads no file (--record writes one)
 }
+# Every real peer `lockstep peer` runs: its help must name each (the positional and --profile).
+PEERS = ("kvm", "dpdk", "libvhost-user")
 TYPE = re.compile(r"^[A-Z]+(:\S*)?(=\S*)?$")  # CLI11: TEXT, FLOAT:NONNEGATIVE=10, UINT=1, ...
 
 
@@ -111,7 +113,12 @@ def check(binary):
     for command, (protocol, profile_kind) in COMMANDS.items():
         text = lockstep(binary, *command.split(), "--help")
         found += problems(command, text, protocol, profile_kind, known)
+    found += peers_missing(lockstep(binary, "peer", "--help"))
     return found
+
+
+def peers_missing(help_text):
+    return [f"peer: names no peer '{p}'" for p in PEERS if not word(p, help_text)]
 
 
 def self_test():
@@ -131,6 +138,9 @@ def self_test():
         ("no --profile", good.replace("--profile", "--other"), False, ALL, "no --profile"),
     ]
     failures = [] if not problems("x", good, True, ALL, known) else ["fires on a true help text"]
+    peer_help = "Positionals:\n  peer TEXT REQUIRED  kvm, dpdk or libvhost-user\n"
+    if peers_missing(peer_help) or not peers_missing(peer_help.replace(" or libvhost-user", "")):
+        failures.append("a peer left out of `peer --help`: the rule did not fire (or fired falsely)")
     for label, text, protocol, kind, want in cases:
         got = problems("x", text, protocol, kind, known)
         if not any(want in g for g in got):

@@ -143,6 +143,8 @@ PEERS = {
                 other_peer="dpdk", protocol="mshv"),
     "dpdk": dict(p="dpdk-22.11", peer="dpdk", other="mshv-v1", mutant="mutant-end-keeps-uffd",
                  other_peer="kvm", protocol="vhost"),
+    "libvhost-user": dict(p="libvhost-user", peer="libvhost-user", other="mshv-v1",
+                          mutant="mutant-end-keeps-uffd", other_peer="dpdk", protocol="vhost"),
 }
 CORPUS_DIR = {"mshv": "mshv_device", "vhost": "vhost_postcopy"}
 BOTH = ("mshv", "vhost")
@@ -163,6 +165,9 @@ READERS = [
      ["peer", "kvm", "--corpus", "{root}", "--seconds", "0", "--expectations", "{kvm_expect}"]),
     ("peer-dpdk", "peer dpdk", ("vhost",),
      ["peer", "dpdk", "--corpus", "{root}", "--seconds", "0", "--expectations", "{dpdk_expect}"]),
+    ("peer-libvhost-user", "peer libvhost-user", ("vhost",),
+     ["peer", "libvhost-user", "--corpus", "{root}", "--seconds", "0", "--expectations",
+      "{libvhost_user_expect}"]),
 ]
 
 
@@ -176,7 +181,9 @@ class Checker:
     def __init__(self, binary, scratch, source):
         self.binary, self.scratch, self.cases = binary, scratch, []
         self.paths = {"kvm_expect": os.path.join(source, "peers/kvm/expectations.txt"),
-                      "dpdk_expect": os.path.join(source, "peers/dpdk/expectations.txt")}
+                      "dpdk_expect": os.path.join(source, "peers/dpdk/expectations.txt"),
+                      "libvhost_user_expect": os.path.join(source,
+                                                           "peers/libvhost-user/expectations.txt")}
 
     def expect(self, label, args, code, pattern):
         self.cases.append((label, [a.format(**self.paths) for a in args], code, pattern))
