@@ -7,7 +7,18 @@ Each directory under model/ states one contract, and that contract's rule book i
   * a book defines a rule that no source in its model directory cites by itself (see ranges);
   * a book defines the same id twice, or a source under model/ has no book;
   * a model source or a docs/*-rules.md file names material that is not in the repository
-    (FORBIDDEN: the shared/ and seeds/ trees and the reference notes outside the repository).
+    (FORBIDDEN: the shared/ and seeds/ trees and the reference notes outside the repository);
+  * a rule row's last cell (the book's "spec or choice" column) carries no mark, or its mark is
+    incomplete (see MARKS below).
+
+Marks, the last cell of every rule row:
+  * `**spec**` followed by the one short sentence ("...", at most MAX_QUOTE characters) of the
+    spec text, uAPI or series code that decides the rule, and where it comes from;
+  * `**choice**` followed by what the text leaves open, the options, who takes which, and at
+    least one `Profile::name` switch; every switch named must be a member of `struct Profile` in
+    the book's model directory's profiles.h;
+  * `**vocabulary**` for a rule that defines lockstep's own trace language: it names the `core/`
+    file that defines it.
 
 Citation syntax, in model/**/*.h and model/**/*.cc:
   * Only `//` comments are read. Code, string literals, and /* */ comments are never read.
@@ -56,6 +67,11 @@ RANGE = re.compile(NOT_WORD_BEFORE + r"([A-Z]{1,2})(\d+)\s*[-\u2013]\s*([A-Z]{1,
                    NOT_WORD_AFTER)
 BACKTICK_SPAN = re.compile(r"`[^`]*`")
 TABLE_ROW_ID = re.compile(r"^\s*\|\s*(" + ID_PATTERN + r")\s*\|")
+MARK = re.compile(r"^\*\*(spec|choice|vocabulary)\*\*")
+QUOTE = re.compile(r'"([^"]+)"|\u201c([^\u201d]+)\u201d')
+SWITCH = re.compile(r"Profile::([A-Za-z_][A-Za-z0-9_]*)")
+PROFILE_MEMBER = re.compile(r"^\s*[A-Za-z_][\w:<>]*\s+([a-z_][a-z0-9_]*)\s*(?:=|;)")
+MAX_QUOTE = 160
 FORBIDDEN = re.compile(r"\bshared/|\bseeds/|\b(?:mshv-device|vhost-user-postcopy|"
                        r"fuzzing-and-proofs)\.md\b")
 
@@ -170,6 +186,67 @@ def rules_defined(path: str, text: str, findings: list[Finding]) -> dict[str, in
     return defined
 
 
+# ---- spec or choice marks ----------------------------------------------------------------------
+
+
+def profile_switches(root: pathlib.Path, model_dir: str) -> set[str]:
+    """The members of `struct Profile` in MODEL_DIR/profiles.h (empty if there is none)."""
+    header = root / model_dir / "profiles.h"
+    if not header.is_file():
+        return set()
+    body = header.read_text(encoding="utf-8").split("struct Profile {", 1)
+    body = body[1].split("\n};", 1)[0] if len(body) == 2 else ""
+    members = {m.group(1) for m in map(PROFILE_MEMBER.match, body.splitlines()) if m}
+    # The label and the negative variants are not choices an implementation makes.
+    return {s for s in members if s not in ("name", "summary", "mutant")
+            and not s.startswith("mutant_")}
+
+
+def _last_cell(row: str) -> str:
+    cells = [c.strip() for c in re.split(r"(?<!\\)\|", row.strip())]
+    cells = [c for c in cells[1:-1]] if row.strip().endswith("|") else cells[1:]
+    return cells[-1] if cells else ""
+
+
+def mark_problem(cell: str, switches: set[str], header: str) -> str | None:
+    """What is wrong with one rule's mark, or None."""
+    m = MARK.match(cell)
+    if not m:
+        return "has no spec/choice mark (its last cell must start with **spec**, **choice** or " \
+               "**vocabulary**)"
+    kind, rest = m.group(1), cell[m.end():]
+    if kind == "spec":
+        quotes = [a or b for a, b in QUOTE.findall(rest)]
+        if not quotes:
+            return "is marked spec but quotes no sentence (\"...\") of the text that decides it"
+        long = [q for q in quotes if len(q) > MAX_QUOTE]
+        if long:
+            return f"quotes {len(long[0])} characters; at most {MAX_QUOTE} (one short sentence)"
+    elif kind == "choice":
+        named = SWITCH.findall(rest)
+        if not named:
+            return "is marked choice but names no profile switch (Profile::name)"
+        unknown = [s for s in named if s not in switches]
+        if unknown:
+            return f"names Profile::{unknown[0]}, which is not a member of struct Profile in {header}"
+    elif "`core/" not in rest:
+        return "is marked vocabulary but names no `core/` file that defines it"
+    return None
+
+
+def check_marks(root: pathlib.Path, model_dir: str, book: str, text: str) -> list[Finding]:
+    switches = profile_switches(root, model_dir)
+    header = f"{model_dir}/profiles.h"
+    findings = []
+    for line, row in enumerate(text.splitlines(), start=1):
+        m = TABLE_ROW_ID.match(row)
+        if m and m.group(1) not in NOT_RULE_IDS:
+            problem = mark_problem(_last_cell(row), switches, header)
+            if problem:
+                findings.append(Finding(book, line, f"rule {m.group(1)} {problem}"))
+    return findings
+
+
 # ---- the check ----------------------------------------------------------------------------------
 
 
@@ -198,7 +275,9 @@ def check_book(root: pathlib.Path, model_dir: str, book: str, sources: list[str]
     if not book_path.is_file():
         findings.append(Finding(book, 0, f"rule book of {model_dir} does not exist"))
         return f"{model_dir}: no rule book"
-    defined = rules_defined(book, book_path.read_text(encoding="utf-8"), findings)
+    book_text = book_path.read_text(encoding="utf-8")
+    defined = rules_defined(book, book_text, findings)
+    findings += check_marks(root, model_dir, book, book_text)
     cited: list[Citation] = []
     for source in sources:
         cited += citations_in(source, (root / source).read_text(encoding="utf-8"), findings)
@@ -250,25 +329,51 @@ int spanned = 0;    // Q1-Q3: a range cites none of its members
 int sep = 1'000;    // the digit separator does not open a char literal: Q1
 """
 FIXTURE_BOOK = """\
-| ID | rule |
-|---|---|
-| Q1 | cited on its own |
-| Q2 | never cited |
-| Q3 | named only inside a range |
+| ID | rule | spec or choice |
+|---|---|---|
+| Q1 | cited on its own | **spec**: "Q1 holds." (demo.rst § One) |
+| Q2 | never cited | **choice**: open; options a, b; switch `Profile::real_switch` |
+| Q3 | named only inside a range | **vocabulary**: the trace language (`core/demo/ops.h`) |
 Copied from shared/reference/notes.md.
+"""
+# Rules whose mark is missing or incomplete: each must be refused (lines 7-12 of the book).
+FIXTURE_BAD_MARKS = """\
+| Q4 | no mark at all | the reason column, not a mark |
+| Q5 | a choice without a switch | **choice**: open; options a, b |
+| Q6 | a choice naming a switch that does not exist | **choice**: `Profile::no_such_switch` |
+| Q7 | a spec without its sentence | **spec**: vhost-user.rst somewhere |
+| Q8 | a choice naming a negative variant | **choice**: `Profile::mutant_demo` |
+| Q10 | vocabulary without its definition | **vocabulary**: ours |
+"""
+FIXTURE_PROFILES = """\
+struct Profile {
+  std::string name;
+  bool real_switch = false;
+  bool mutant_demo = false;
+};
 """
 FIXTURE_EXPECTED = {
     ("model/demo/demo.cc", 3, "cites Q9"),
     ("docs/demo-rules.md", 4, "rule Q2 is defined but no source"),
     ("docs/demo-rules.md", 5, "rule Q3 is defined but no source"),
     ("docs/demo-rules.md", 6, "names material outside the repository (shared/)"),
+    ("docs/demo-rules.md", 7, "rule Q4 has no spec/choice mark"),
+    ("docs/demo-rules.md", 8, "rule Q5 is marked choice but names no profile switch"),
+    ("docs/demo-rules.md", 9, "rule Q6 names Profile::no_such_switch, which is not a member"),
+    ("docs/demo-rules.md", 10, "rule Q7 is marked spec but quotes no sentence"),
+    ("docs/demo-rules.md", 11, "rule Q8 names Profile::mutant_demo, which is not a member"),
+    ("docs/demo-rules.md", 12, "rule Q10 is marked vocabulary but names no `core/` file"),
 }
+# Marks are checked whether or not the rule is cited: the uncited findings of Q4-Q10 are expected.
+FIXTURE_EXPECTED |= {("docs/demo-rules.md", n, f"rule Q{q} is defined but no source")
+                     for n, q in zip(range(7, 13), (4, 5, 6, 7, 8, 10))}
 
 
 def _write_fixture(root: pathlib.Path, source: str, book: str) -> dict[str, str]:
     (root / "model/demo").mkdir(parents=True)
     (root / "docs").mkdir()
     (root / "model/demo/demo.cc").write_text(source, encoding="utf-8")
+    (root / "model/demo/profiles.h").write_text(FIXTURE_PROFILES, encoding="utf-8")
     (root / "docs/demo-rules.md").write_text(book, encoding="utf-8")
     return {"model/demo": "docs/demo-rules.md"}
 
@@ -288,15 +393,16 @@ def self_test() -> int:
     problems: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = pathlib.Path(tmp) / "broken"
-        books = _write_fixture(root, FIXTURE_SOURCE, FIXTURE_BOOK)
+        books = _write_fixture(root, FIXTURE_SOURCE, FIXTURE_BOOK + FIXTURE_BAD_MARKS)
         findings, _ = check(root, books)
         problems += _unexpected(findings)
         cli = subprocess.run([sys.executable, __file__, "--root", str(root), "--book",
                               "model/demo=docs/demo-rules.md"], capture_output=True, text=True)
-        if cli.returncode != 1 or "cites Q9" not in cli.stderr:
+        if cli.returncode != 1 or "cites Q9" not in cli.stderr or "Q4 has no spec" not in cli.stderr:
             problems.append(f"the command line exited {cli.returncode} on the broken fixture")
         clean = pathlib.Path(tmp) / "clean"
-        books = _write_fixture(clean, "int x;  // Q1, Q2\n", "| Q1 | a |\n| Q2 | b |\n")
+        marks = "| Q1 | a | **spec**: \"a.\" (demo.rst) |\n| Q2 | b | **choice**: `Profile::real_switch` |\n"
+        books = _write_fixture(clean, "int x;  // Q1, Q2\n", marks)
         findings, _ = check(clean, books)
         problems += [f"false alarm on the clean fixture: {f}" for f in findings]
     for p in problems:
