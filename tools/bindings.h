@@ -108,6 +108,16 @@ struct VhostBinding {
 
 namespace lockstep::tools {
 
+// The trace with every op annotated with its profile's model outcome (B::note): what a program
+// written by the tools (to-gtest, corpus min --merge) records as expected.
+template <class B>
+typename B::Trace with_model_notes(typename B::Trace trace) {
+  auto model = B::model(trace.profile);
+  trace.notes.clear();
+  for (const auto& op : trace.ops) trace.notes.push_back(B::note(model.step(op)));
+  return trace;
+}
+
 // Calls f with the binding named by `protocol`; throws std::invalid_argument otherwise.
 template <class F>
 auto with_binding(std::string_view protocol, F&& f) {

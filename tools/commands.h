@@ -46,6 +46,29 @@ int corpus_walk(const std::string& corpus_root, bool check_only, std::vector<std
 int corpus_dir_walk(const std::string& corpus_root, const std::filesystem::path& dir,
                     bool check_only, std::vector<std::string>& errors, int& written, int& seen);
 
+// One program of <root>/programs/<name>/ -> its twin <root>/<name>/<stem>.bin (or, with
+// check_only, the twin is compared): what corpus_dir_walk does for each file.
+int corpus_file_build(const std::string& corpus_root, const std::filesystem::path& program,
+                      bool check_only, std::vector<std::string>& errors, int& written);
+
+// `lockstep corpus min --protocol P DIR...` (tools/corpus_min.cc): the smallest set of inputs
+// (fuzz inputs of libFuzzer or AFL++ queues, readable programs) that keeps their model-transition
+// coverage (tools/transitions.h) and, with the fuzz binary, libFuzzer's edge coverage
+// (tools/libfuzzer_merge.h). 0 nothing lost; 1 the kept set lost coverage (a broken selection);
+// 2 usage, or malformed inputs (each reported, counted, not kept); 3 the fuzz binary unusable.
+struct CorpusMinOptions {
+  std::string protocol;
+  std::vector<std::string> dirs;
+  std::string out_dir;      // "" = write nothing; else the kept inputs, named by content hash
+  bool merge = false;       // the kept inputs into <corpus root>/programs/<target>/ + twins
+  std::string corpus_root;  // "" = default_corpus_root()
+  std::string fuzz_binary;  // "" = find_fuzz_binary (build/fuzz), else model coverage only
+  bool model_only = false;  // no edge coverage even when a fuzz binary is there
+  bool json = false;
+  bool drop_one = false;  // test only: drop the last input chosen (the check must catch it)
+};
+int corpus_min(const CorpusMinOptions& options);
+
 // `lockstep corpus to-gtest FILE...`: each finding becomes <out_dir>/<protocol>_<name>_test.cc,
 // a GoogleTest case (tests/regression.h) with the program embedded and the model's outcomes as
 // its notes. Returns 0, or 2 (nothing written) when an input is unreadable or malformed.

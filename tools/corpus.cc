@@ -112,22 +112,26 @@ int corpus_build(const std::string& corpus_root, bool check_only, bool json) {
   return code;
 }
 
+int corpus_file_build(const std::string& corpus_root, const fs::path& path, bool check_only,
+                      std::vector<std::string>& errors, int& written) {
+  try {
+    const ProgramFile file = read_program(path);
+    const fs::path out_dir = fs::path(corpus_root) / path.parent_path().filename();
+    return with_binding(file.protocol, [&](auto binding) {
+      return build_one<decltype(binding)>(file, out_dir, check_only, written, errors);
+    });
+  } catch (const InputError& e) {
+    errors.push_back(e.what());
+    return kUsage;
+  }
+}
+
 int corpus_dir_walk(const std::string& corpus_root, const fs::path& dir, bool check_only,
                     std::vector<std::string>& errors, int& written, int& seen) {
   int result = kOk;
   for (const auto& path : program_paths(dir)) {
     ++seen;
-    try {
-      const ProgramFile file = read_program(path);
-      const fs::path out_dir = fs::path(corpus_root) / dir.filename();
-      result = std::max(result, with_binding(file.protocol, [&](auto binding) {
-                          return build_one<decltype(binding)>(file, out_dir, check_only, written,
-                                                              errors);
-                        }));
-    } catch (const InputError& e) {
-      errors.push_back(e.what());
-      result = kUsage;
-    }
+    result = std::max(result, corpus_file_build(corpus_root, path, check_only, errors, written));
   }
   return result;
 }

@@ -3,6 +3,7 @@
 //   lockstep run mshv --seconds N   bounded differential campaign with a summary table
 //   lockstep corpus build|check     readable programs <-> binary fuzz inputs
 //   lockstep corpus to-gtest FILE   a finding as a GoogleTest case (tests/regressions/)
+//   lockstep corpus min --protocol P DIR...  the smallest input set keeping the coverage
 //   lockstep fmt [--check] FILE...  rewrite programs in canonical form (`-`: stdin -> stdout)
 //   lockstep profiles [PROTOCOL]    every profile, one line each
 //   lockstep mutants [--json]       the impl mutants `--impl-mutant` / LOCKSTEP_IMPL_MUTANT select
@@ -78,8 +79,9 @@ struct Cli {
   bool peer_type_map = false, peer_no_type_map = false;
   ProveOptions prove;
   ToGtestOptions to_gtest;
+  CorpusMinOptions corpus_min;
   CLI::App *replay_cmd, *run_cmd, *mutants_cmd, *corpus_cmd, *build_cmd, *check_cmd, *fmt_cmd,
-      *profiles_cmd, *peer_cmd, *prove_cmd, *to_gtest_cmd;
+      *profiles_cmd, *peer_cmd, *prove_cmd, *to_gtest_cmd, *min_cmd;
   std::vector<std::string> summary_files;
   CLI::App* summary_cmd = nullptr;
   MonitorCliOptions monitor;
@@ -131,6 +133,30 @@ void add_replay_and_run(CLI::App& app, Cli& c, const CLI::Validator& protocols) 
   c.run_cmd->add_option("--sarif", c.campaign.sarif_path, kSarifHelp);
 }
 
+// `corpus min` (tools/corpus_min.cc); --root and --json are the corpus command's.
+void add_corpus_min(CLI::App& corpus, Cli& c, const CLI::Validator& protocols) {
+  CorpusMinOptions& o = c.corpus_min;
+  c.min_cmd = corpus.add_subcommand(
+      "min",
+      "minimise a grown corpus (libFuzzer or AFL++ queue directories, programs) to the "
+      "smallest set keeping its model-transition and libFuzzer edge coverage");
+  c.min_cmd->add_option("--protocol", o.protocol, "mshv | vhost")->required()->check(protocols);
+  c.min_cmd->add_option("dirs", o.dirs, "directories of inputs (an AFL++ output root: its queues)")
+      ->required();
+  c.min_cmd->add_option("--out", o.out_dir,
+                        "write the kept inputs here, named by content hash (default: none)");
+  c.min_cmd->add_flag("--merge", o.merge,
+                      "add the kept inputs to the corpus (--root) as programs with twins, never "
+                      "overwriting");
+  c.min_cmd->add_option("--fuzz-binary", o.fuzz_binary,
+                        "the libFuzzer target for edge coverage (default: "
+                        "build/fuzz/fuzz/fuzz_<target> if built, else model coverage only)");
+  c.min_cmd->add_flag("--model-only", o.model_only, "keep model-transition coverage only");
+  // Test only (tests/cli/corpus_min.py): a broken selection the coverage check must catch.
+  c.min_cmd->add_flag("--test-drop-one", o.drop_one)->group("");
+  c.min_cmd->fallthrough();
+}
+
 void add_listings_corpus_and_fmt(CLI::App& app, Cli& c, const CLI::Validator& protocols) {
   c.mutants_cmd = app.add_subcommand(
       "mutants", "list the impl mutants that --impl-mutant and LOCKSTEP_IMPL_MUTANT select");
@@ -163,6 +189,8 @@ void add_listings_corpus_and_fmt(CLI::App& app, Cli& c, const CLI::Validator& pr
   c.to_gtest_cmd->add_option("--profile", c.to_gtest.profile,
                              "override the trace's profile (default: the trace's own); "
                              "profiles a real target implements: mshv-v1, mshv-strict, spec");
+
+  add_corpus_min(*c.corpus_cmd, c, protocols);
 
   c.fmt_cmd = app.add_subcommand("fmt", "rewrite programs in canonical form");
   c.fmt_cmd->add_option("files", c.fmt_files, "programs (.txt); - for stdin -> stdout")->required();
@@ -286,6 +314,11 @@ int dispatch(Cli& c) {
   }
   if (*c.run_cmd) return run_campaign(c.campaign);
   if (*c.to_gtest_cmd) return to_gtest(c.to_gtest);
+  if (*c.min_cmd) {
+    c.corpus_min.corpus_root = c.corpus_root;
+    c.corpus_min.json = c.corpus_json;
+    return corpus_min(c.corpus_min);
+  }
   if (*c.corpus_cmd)
     return corpus_build(c.corpus_root.empty() ? default_corpus_root() : c.corpus_root,
                         c.check_cmd->parsed() && !c.build_cmd->parsed(), c.corpus_json);

@@ -52,10 +52,7 @@ Generated generate(const InputFile& file, const ToGtestOptions& o) {
   auto model = B::model(trace.profile);
   auto target = B::target(trace.profile);
   const auto verdict = run<typename B::P>(trace.ops, model, target);
-  auto annotator = B::model(trace.profile);
-  trace.notes.clear();
-  for (const auto& op : trace.ops) trace.notes.push_back(B::note(annotator.step(op)));
-  const std::string program = B::print(trace);
+  const std::string program = B::print(with_model_notes<B>(trace));
   if (program.find(")" + std::string(kDelimiter) + "\"") != std::string::npos)
     throw InputError(file.path + ": the program contains the raw-string delimiter");
   const std::string name = std::string(B::kName) + "_" + test_name(file.path);

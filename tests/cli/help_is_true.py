@@ -22,6 +22,7 @@ COMMANDS = {
     "corpus build": (False, None),
     "corpus check": (False, None),
     "corpus to-gtest": (True, None),  # --profile: only the profiles a real target implements
+    "corpus min": (True, None),
     "fmt": (False, None),
     "profiles": (True, None),
     "peer": (True, SHIPPED),  # kvm: the mshv model, dpdk and libvhost-user: the vhost model

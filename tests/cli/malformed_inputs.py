@@ -159,6 +159,8 @@ READERS = [
     ("corpus-check", "corpus", BOTH, ["corpus", "check", "--root", "{root}"]),
     ("corpus-build", "corpus", BOTH, ["corpus", "build", "--root", "{root}"]),
     ("to-gtest", "corpus to-gtest", BOTH, ["corpus", "to-gtest", "{file}"]),
+    ("corpus-min", "corpus min", BOTH,
+     ["corpus", "min", "--protocol", "{protocol}", "--model-only", "{root}/programs/{target}"]),
     ("run", "run", BOTH, ["run", "{protocol}", "--corpus", "{root}", "--seconds", "0"]),
     ("prove", "prove", BOTH, ["prove", "--protocol", "{protocol}", "--corpus", "{root}"]),
     ("peer-kvm", "peer kvm", ("mshv",),
@@ -221,7 +223,7 @@ def reader_cases(c, name, make, where, corpus_only=False):
         os.makedirs(os.path.dirname(path))
         make(path, protocol)
         argv = [a.replace("{file}", path).replace("{root}", root).replace("{protocol}", protocol)
-                for a in args]
+                .replace("{target}", CORPUS_DIR[protocol]) for a in args]
         c.expect(f"{label}/{name}", argv, USAGE, f"^lockstep {prefix}: " + where(path))
 
 
