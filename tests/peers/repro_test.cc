@@ -1,0 +1,161 @@
+// `lockstep repro` (tools/repro/): the reproducers compile alone with cc -std=c11 -Wall -Wextra
+// -Werror, keep the documented exit codes, and against the real DPDK back-end (dpdk_vhost_peer,
+// started by the shared BackendProcess) each committed DPDK finding
+// (docs/peers/dpdk/defects/*.txt, the peer-defect entries of peers/dpdk/expectations.txt)
+// reproduces: exit 1 with the deviation printed. The negative tests: a program on which DPDK
+// does what the spec says exits 0, and the same program against a DPDK peer that leaks one fd
+// per connection (--leak-fd-per-connection) exits 1 at the end-of-run fd count. Skips (with the
+// reason) where dpdk_vhost_peer was not built or cannot start.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "peers/dpdk/dpdk_target.h"
+#include "tools/bindings.h"
+#include "tools/repro/repro.h"
+
+namespace lockstep::tools {
+namespace {
+
+namespace fs = std::filesystem;
+using peers::dpdk::DpdkPeer;
+
+struct Ran {
+  int code = -1;
+  std::string out;
+};
+
+// Runs a shell command, stdout and stderr together.
+Ran run(const std::string& command) {
+  Ran r;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
+  const int st = ::pclose(p);
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+const fs::path& scratch() {
+  static const fs::path dir = [] {
+    char tmpl[] = "/tmp/lockstep-repro-test-XXXXXX";
+    return fs::path(::mkdtemp(tmpl) ? tmpl : "/tmp");
+  }();
+  return dir;
+}
+
+// The reproducer of `program` for DPDK, compiled with nothing but cc and libc: its binary.
+std::string build(const vhost::Trace& trace, const std::string& name) {
+  const fs::path c = scratch() / (name + ".c"), bin = scratch() / name;
+  std::ofstream(c) << vhost_reproducer(trace, "dpdk-22.11", name + ".txt",
+                                       peers::dpdk::kWire.refused_at_header);
+  const Ran cc = run("cc -std=c11 -Wall -Wextra -Werror -o " + bin.string() + " " + c.string());
+  EXPECT_EQ(cc.code, 0) << name << ": " << cc.out;
+  return bin.string();
+}
+
+Ran against(const std::string& bin, const DpdkPeer& peer) {
+  return run(bin + " " + peer.socket_path() + " " + std::to_string(peer.pid()));
+}
+
+DpdkPeer* shared_peer(std::string* why) {
+  static std::unique_ptr<DpdkPeer> peer;
+  static std::string reason;
+  static bool tried = false;
+  if (!tried) {
+    tried = true;
+    const auto env = peers::dpdk::probe_dpdk_environment();
+    if (!env.unavailable.empty()) {
+      reason = env.unavailable;
+    } else {
+      try {
+        peer = std::make_unique<DpdkPeer>(env.binary);
+      } catch (const std::exception& e) {
+        reason = e.what();
+      }
+    }
+  }
+  *why = reason;
+  return peer.get();
+}
+
+// On which DPDK 22.11 and the spec agree at every op (docs/peers/dpdk.md: SET_OWNER is
+// answered by neither; a well-formed ring state after it is taken silently).
+constexpr const char* kAgreeing =
+    "# lockstep vhost  profile=dpdk-22.11\n"
+    "send(SET_OWNER)\n"
+    "send(SET_VRING_NUM, ring=0, num=256)\n"
+    "send(SET_VRING_BASE, ring=0, num=0)\n"
+    "disconnect()\n";
+
+// Every op kind the generator has an emitter for (fail_next excepted: refused before, no fault
+// injection into a peer).
+TEST(Repro, EveryOpKindCompilesAndKeepsTheExitCodes) {
+  const vhost::Trace t = VhostBinding::parse(
+      "# lockstep vhost  profile=dpdk-22.11\n"
+      "send(SET_OWNER)\n"
+      "send(SET_VRING_KICK, u64=0x0, fd=eventfd)\n"
+      "send(SET_MEM_TABLE, region=0x0:0x100000:0x7f0000000000:0x0, fd=memfd:0x100000)\n"
+      "send(SET_LOG_FD, flags=0x9, fd=file)\n"
+      "raw(010000000100)\n"
+      "disconnect()\n"
+      "connect()\n");
+  const std::string bin = build(t, "every_op_kind");
+  EXPECT_EQ(run(bin).code, 2);                           // usage
+  EXPECT_EQ(run(bin + " /nonexistent/sock x").code, 2);  // a pid that is not one
+  const Ran absent = run(bin + " " + (scratch() / "no-such-socket").string());
+  EXPECT_EQ(absent.code, 3) << absent.out;  // nothing to connect to
+  EXPECT_NE(absent.out.find("cannot connect"), std::string::npos) << absent.out;
+}
+
+TEST(ReproDpdk, CommittedFindingsReproduce) {
+  std::string why;
+  DpdkPeer* peer = shared_peer(&why);
+  if (!peer) GTEST_SKIP() << why;
+  const fs::path dir = fs::path(LOCKSTEP_SOURCE_DIR) / "docs/peers/dpdk/defects";
+  int seen = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() != ".txt") continue;
+    seen++;
+    std::ifstream in(e.path());
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    const std::string bin = build(VhostBinding::parse(text), e.path().stem().string());
+    const Ran r = against(bin, *peer);
+    EXPECT_EQ(r.code, 1) << e.path() << "\n" << r.out;
+    EXPECT_NE(r.out.find("DEVIATES from the spec"), std::string::npos) << e.path() << "\n" << r.out;
+    EXPECT_NE(r.out.find("REPRODUCED"), std::string::npos) << e.path() << "\n" << r.out;
+  }
+  EXPECT_GT(seen, 0) << dir;
+}
+
+// The negative test: exit 1 is not unconditional.
+TEST(ReproDpdk, AProgramDpdkAgreesOnExitsZero) {
+  std::string why;
+  DpdkPeer* peer = shared_peer(&why);
+  if (!peer) GTEST_SKIP() << why;
+  const Ran r = against(build(VhostBinding::parse(kAgreeing), "agreeing"), *peer);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("DEVIATES"), std::string::npos) << r.out;
+}
+
+// The end-of-run fd count fires: the agreeing program against a peer that leaks one fd per
+// closed connection.
+TEST(ReproDpdk, EndOfRunFdCountCatchesAPeerThatLeaks) {
+  std::string why;
+  if (!shared_peer(&why)) GTEST_SKIP() << why;
+  DpdkPeer leaky(peers::dpdk::default_peer_binary(), {"--leak-fd-per-connection"});
+  const Ran r = against(build(VhostBinding::parse(kAgreeing), "agreeing_leaky"), leaky);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("fds left open after the connection closed: 1 (spec: 0)  DEVIATES"),
+            std::string::npos)
+      << r.out;
+}
+
+}  // namespace
+}  // namespace lockstep::tools
