@@ -279,17 +279,18 @@ void add_repro(CLI::App& app, Cli& c) {
   c.repro_cmd->add_option("file", c.repro.path, "program (.txt) or fuzz input")->required();
   c.repro_cmd
       ->add_option("--peer", c.repro.peer,
-                   "dpdk (librte_vhost) | libvhost-user (qemu-storage-daemon): the reproducer "
-                   "connects to the back-end's socket")
+                   "dpdk (librte_vhost) | libvhost-user (qemu-storage-daemon): vhost programs, "
+                   "the reproducer connects to the back-end's socket; kvm: mshv programs on "
+                   "/dev/kvm")
       ->required()
-      ->check(CLI::IsMember({"dpdk", "libvhost-user"}));
+      ->check(CLI::IsMember({"dpdk", "libvhost-user", "kvm"}));
   c.repro_cmd->add_option("--out", c.repro.out, "write the C file here (default: stdout)");
-  c.repro_cmd->add_option("--profile", c.repro.profile,
-                          "the profile of the peer's column (default: the peer's own: " +
-                              std::string(lockstep::peers::dpdk::DpdkBinding::kInfo.profile) +
-                              ", " +
-                              lockstep::peers::libvhost_user::LibvhostUserBinding::kInfo.profile +
-                              "); vhost: " + profiles_of("vhost", true));
+  c.repro_cmd->add_option(
+      "--profile", c.repro.profile,
+      "the profile of the peer's column (default: the peer's own: " +
+          std::string(lockstep::peers::dpdk::DpdkBinding::kInfo.profile) + ", " +
+          lockstep::peers::libvhost_user::LibvhostUserBinding::kInfo.profile + ", " +
+          lockstep::peers::kvm::KvmBinding::kInfo.profile + "); " + all_profiles());
 }
 
 int dispatch(Cli& c) {

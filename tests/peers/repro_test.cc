@@ -5,7 +5,9 @@
 // reproduces: exit 1 with the deviation printed. The negative tests: a program on which DPDK
 // does what the spec says exits 0, and the same program against a DPDK peer that leaks one fd
 // per connection (--leak-fd-per-connection) exits 1 at the end-of-run fd count. Skips (with the
-// reason) where dpdk_vhost_peer was not built or cannot start.
+// reason) where dpdk_vhost_peer was not built or cannot start. The KVM reproducers: a program KVM
+// agrees with exits 0, the documented CREATE_DEVICE_TEST copy-back deviation exits 1 (skips
+// where /dev/kvm cannot be used).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +18,8 @@
 #include <memory>
 
 #include "peers/dpdk/dpdk_target.h"
+#include "peers/kvm/kvm_campaign.h"
+#include "peers/kvm/kvm_target.h"
 #include "tools/bindings.h"
 #include "tools/repro/repro.h"
 
@@ -153,6 +157,61 @@ TEST(ReproDpdk, EndOfRunFdCountCatchesAPeerThatLeaks) {
   const Ran r = against(build(VhostBinding::parse(kAgreeing), "agreeing_leaky"), leaky);
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("fds left open after the connection closed: 1 (spec: 0)  DEVIATES"),
+            std::string::npos)
+      << r.out;
+}
+
+// ---- KVM (/dev/kvm) ---------------------------------------------------------------------------
+
+// The reproducer of a corpus program for KVM, compiled: its binary.
+std::string build_kvm(const std::string& program) {
+  const fs::path path = fs::path(LOCKSTEP_SOURCE_DIR) / "corpus/programs" / program;
+  std::ifstream in(path);
+  const mshv::Trace t = MshvBinding::parse(std::string((std::istreambuf_iterator<char>(in)), {}));
+  const fs::path c = scratch() / (path.stem().string() + "_kvm.c"),
+                 bin = scratch() / (path.stem().string() + "_kvm");
+  std::ofstream(c) << kvm_reproducer(t, peers::kvm::vocabulary_for(t.profile), "kvm",
+                                     path.string());
+  const Ran cc = run("cc -std=c11 -Wall -Wextra -Werror -o " + bin.string() + " " + c.string());
+  EXPECT_EQ(cc.code, 0) << program << ": " << cc.out;
+  return bin.string();
+}
+
+#define KVM_OR_SKIP()                                                             \
+  if (const auto env = peers::kvm::probe_environment(); !env.unavailable.empty()) \
+  GTEST_SKIP() << env.unavailable
+
+// KVM does what the kvm profile says on the KVM create paths (an MSHV program in KVM numbers).
+TEST(ReproKvm, AProgramKvmAgreesOnExitsZero) {
+  KVM_OR_SKIP();
+  const std::string bin = build_kvm("mshv_kvm/kvm_create_paths.txt");
+  EXPECT_EQ(run(bin + " extra").code, 2);  // usage
+  const Ran r = run(bin);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("DEVIATES"), std::string::npos) << r.out;
+}
+
+// Exit 3 where /dev/kvm is not KVM: in a private mount namespace /dev/null is bound over it
+// (skips where this process may not make one).
+TEST(ReproKvm, ExitsThreeWhereDevKvmIsNotKvm) {
+  KVM_OR_SKIP();
+  const std::string bin = build_kvm("mshv_kvm/kvm_create_paths.txt");
+  if (run("unshare -m sh -c 'mount --bind /dev/null /dev/kvm' ").code != 0)
+    GTEST_SKIP() << "no private mount namespace here (unshare -m, mount --bind need privileges)";
+  const Ran r = run("unshare -m sh -c 'mount --bind /dev/null /dev/kvm && exec " + bin + "'");
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("KVM_GET_API_VERSION is not 12"), std::string::npos) << r.out;
+}
+
+// The documented deviation of docs/peers/kvm.md finding 1 (peers/kvm/expectations.txt): under
+// mshv-v1, CREATE_DEVICE_TEST with a read-only argument succeeds; KVM copies the struct back and
+// faults.
+TEST(ReproKvm, TheTestCreateCopyBackDeviationReproduces) {
+  KVM_OR_SKIP();
+  const Ran r = run(build_kvm("mshv_device/create_test_readonly_arg.txt"));
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("mshv-v1 expects: 0\n  kvm expects:     EFAULT\n  KVM returned:    EFAULT\n"
+                       "  DEVIATES from mshv-v1"),
             std::string::npos)
       << r.out;
 }
