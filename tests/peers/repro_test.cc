@@ -12,14 +12,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <regex>
 
 #include "peers/dpdk/dpdk_target.h"
 #include "peers/kvm/kvm_campaign.h"
 #include "peers/kvm/kvm_target.h"
+#include "peers/libvhost-user/libvhost_user_campaign.h"
 #include "tools/bindings.h"
 #include "tools/repro/repro.h"
 
@@ -54,14 +57,52 @@ const fs::path& scratch() {
   return dir;
 }
 
-// The reproducer of `program` for DPDK, compiled with nothing but cc and libc: its binary.
-std::string build(const vhost::Trace& trace, const std::string& name) {
+// A back-end process peer's reproducers: its profile and wire rules.
+struct VhostPeer {
+  const char* profile;
+  peers::backend::WireRules wire;
+};
+constexpr VhostPeer kDpdk{"dpdk-22.11", peers::dpdk::kWire};
+constexpr VhostPeer kLibvhostUser{"libvhost-user", peers::libvhost_user::kWire};
+
+// The reproducer of `trace` for a peer, compiled with nothing but cc and libc: its binary.
+std::string build(const vhost::Trace& trace, const std::string& name, const VhostPeer& peer) {
   const fs::path c = scratch() / (name + ".c"), bin = scratch() / name;
-  std::ofstream(c) << vhost_reproducer(trace, "dpdk-22.11", name + ".txt",
-                                       peers::dpdk::kWire.refused_at_header);
+  std::ofstream(c) << vhost_reproducer(trace, peer.profile, name + ".txt",
+                                       peer.wire.refused_at_header);
   const Ran cc = run("cc -std=c11 -Wall -Wextra -Werror -o " + bin.string() + " " + c.string());
   EXPECT_EQ(cc.code, 0) << name << ": " << cc.out;
   return bin.string();
+}
+
+std::string build(const vhost::Trace& trace, const std::string& name) {
+  return build(trace, name, kDpdk);
+}
+
+// The committed programs of a peer's defects (docs/peers/<peer>/defects/*.txt).
+std::vector<fs::path> defects(const std::string& peer) {
+  std::vector<fs::path> out;
+  for (const auto& e :
+       fs::directory_iterator(fs::path(LOCKSTEP_SOURCE_DIR) / "docs/peers" / peer / "defects"))
+    if (e.path().extension() == ".txt") out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+vhost::Trace program_file(const fs::path& path) {
+  std::ifstream in(path);
+  return VhostBinding::parse(std::string((std::istreambuf_iterator<char>(in)), {}));
+}
+
+// A leak finding (its name says held_fds, uffds or fd-leak) must show in the final fd count.
+void expect_leak_shown(const fs::path& path, const Ran& r) {
+  const std::string name = path.stem().string();
+  if (name.find("held_fds") == std::string::npos && name.find("uffds") == std::string::npos &&
+      name != "fd-leak")
+    return;
+  static const std::regex leaked(
+      "fds left open after the connection closed: [1-9][0-9]* \\(spec: 0\\)  DEVIATES");
+  EXPECT_TRUE(std::regex_search(r.out, leaked)) << path << "\n" << r.out;
 }
 
 Ran against(const std::string& bin, const DpdkPeer& peer) {
@@ -122,20 +163,15 @@ TEST(ReproDpdk, CommittedFindingsReproduce) {
   std::string why;
   DpdkPeer* peer = shared_peer(&why);
   if (!peer) GTEST_SKIP() << why;
-  const fs::path dir = fs::path(LOCKSTEP_SOURCE_DIR) / "docs/peers/dpdk/defects";
-  int seen = 0;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().extension() != ".txt") continue;
-    seen++;
-    std::ifstream in(e.path());
-    const std::string text((std::istreambuf_iterator<char>(in)), {});
-    const std::string bin = build(VhostBinding::parse(text), e.path().stem().string());
-    const Ran r = against(bin, *peer);
-    EXPECT_EQ(r.code, 1) << e.path() << "\n" << r.out;
-    EXPECT_NE(r.out.find("DEVIATES from the spec"), std::string::npos) << e.path() << "\n" << r.out;
-    EXPECT_NE(r.out.find("REPRODUCED"), std::string::npos) << e.path() << "\n" << r.out;
+  const std::vector<fs::path> files = defects("dpdk");
+  EXPECT_EQ(files.size(), 26u);
+  for (const fs::path& path : files) {
+    const Ran r = against(build(program_file(path), path.stem().string()), *peer);
+    EXPECT_EQ(r.code, 1) << path << "\n" << r.out;
+    EXPECT_NE(r.out.find("DEVIATES from the spec"), std::string::npos) << path << "\n" << r.out;
+    EXPECT_NE(r.out.find("REPRODUCED"), std::string::npos) << path << "\n" << r.out;
+    expect_leak_shown(path, r);
   }
-  EXPECT_GT(seen, 0) << dir;
 }
 
 // The negative test: exit 1 is not unconditional.
@@ -159,6 +195,45 @@ TEST(ReproDpdk, EndOfRunFdCountCatchesAPeerThatLeaks) {
   EXPECT_NE(r.out.find("fds left open after the connection closed: 1 (spec: 0)  DEVIATES"),
             std::string::npos)
       << r.out;
+}
+
+// ---- libvhost-user (qemu-storage-daemon) ------------------------------------------------------
+
+// The daemon serves one client at a time and the shared BackendProcess holds one (its standby):
+// a crashed daemon is started again, and the standby is closed so the reproducer is served.
+void hand_over(peers::backend::BackendProcess& peer) {
+  if (!peer.alive()) peer.restart();
+  peers::backend::FdCounts quiet;
+  vhost::Frontend standby = peer.take_connection(&quiet);
+  standby.close();
+}
+
+// Each crash and leak of docs/peers/libvhost-user.md reproduces; a crash says so.
+TEST(ReproLibvhostUser, CommittedFindingsReproduceAndAgreeingProgramExitsZero) {
+  const auto env = peers::libvhost_user::probe_environment();
+  if (!env.unavailable.empty()) GTEST_SKIP() << env.unavailable;
+  peers::libvhost_user::LibvhostUserPeer peer(env.binary);
+  const std::vector<fs::path> files = defects("libvhost-user");
+  EXPECT_EQ(files.size(), 39u);
+  for (const fs::path& path : files) {
+    const std::string bin = build(program_file(path), "lvu_" + path.stem().string(), kLibvhostUser);
+    hand_over(peer);
+    const Ran r = run(bin + " " + peer.socket_path() + " " + std::to_string(peer.pid()));
+    EXPECT_EQ(r.code, 1) << path << "\n" << r.out;
+    EXPECT_NE(r.out.find("REPRODUCED: the back-end deviates from the spec"), std::string::npos)
+        << path << "\n"
+        << r.out;
+    if (path.stem().string().ends_with("-crash")) {
+      EXPECT_NE(r.out.find("the back-end process died (crash)"), std::string::npos) << path << "\n"
+                                                                                    << r.out;
+    }
+    expect_leak_shown(path, r);
+  }
+  // The negative test: a program the daemon handles as the spec says.
+  hand_over(peer);
+  const Ran ok = run(build(VhostBinding::parse(kAgreeing), "lvu_agreeing", kLibvhostUser) + " " +
+                     peer.socket_path() + " " + std::to_string(peer.pid()));
+  EXPECT_EQ(ok.code, 0) << ok.out;
 }
 
 // ---- KVM (/dev/kvm) ---------------------------------------------------------------------------
