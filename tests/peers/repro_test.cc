@@ -9,6 +9,8 @@
 // agrees with exits 0, the documented CREATE_DEVICE_TEST copy-back deviation exits 1 (skips
 // where /dev/kvm cannot be used).
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 #include <fstream>
 #include <memory>
 #include <regex>
+#include <thread>
 
 #include "peers/dpdk/dpdk_target.h"
 #include "peers/kvm/kvm_campaign.h"
@@ -157,6 +160,36 @@ TEST(Repro, EveryOpKindCompilesAndKeepsTheExitCodes) {
   const Ran absent = run(bin + " " + (scratch() / "no-such-socket").string());
   EXPECT_EQ(absent.code, 3) << absent.out;  // nothing to connect to
   EXPECT_NE(absent.out.find("cannot connect"), std::string::npos) << absent.out;
+}
+
+// The reply read is bounded: a back-end that answers the first barrier and then nothing is a
+// deviation ("the back-end hangs", exit 1) after the 5 s reply timeout, not a wait.
+TEST(Repro, AHangingBackEndIsADeviationNotAWait) {
+  const std::string bin =
+      build(VhostBinding::parse("# lockstep vhost  profile=dpdk-22.11\nsend(SET_OWNER)\n"), "hang");
+  const std::string path = (scratch() / "hang.sock").string();
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+  const int l = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(l, 4), 0);
+  std::thread backend([l] {  // answers one GET_FEATURES, then reads until the client closes
+    const int c = ::accept(l, nullptr, nullptr);
+    uint8_t header[12];
+    if (::recv(c, header, sizeof header, MSG_WAITALL) == sizeof header) {
+      const uint32_t reply[5] = {1, 5, 8, 0, 0};  // GET_FEATURES, VERSION|REPLY, size 8, u64 0
+      (void)!::send(c, reply, sizeof reply, MSG_NOSIGNAL);
+      for (char buf[64]; ::read(c, buf, sizeof buf) > 0;) {
+      }
+    }
+    ::close(c);
+  });
+  const Ran r = run(bin + " " + path);
+  backend.join();
+  ::close(l);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("no reply within 5000 ms: the back-end hangs"), std::string::npos) << r.out;
 }
 
 TEST(ReproDpdk, CommittedFindingsReproduce) {

@@ -17,6 +17,9 @@ namespace uapi = vhost::uapi;
 const char* const kRuntime =
 #include "tools/repro/vhost_runtime.inc"
     ;
+const char* const kSession =
+#include "tools/repro/vhost_session.inc"
+    ;
 
 // A reply as the runtime's render() writes it (the two must agree byte for byte).
 std::string reply_text(const vhost::Reply& r) {
@@ -78,7 +81,7 @@ const char* fd_kind_enum(vhost::FdKind kind) {
 
 std::string emit(const vhost::Send& s) {
   std::ostringstream o;
-  o << "    " << c_bytes("payload", s.payload);
+  if (!s.payload.empty()) o << "    " << c_bytes("payload", s.payload);
   if (!s.fds.empty()) {
     o << "    static const struct fd_spec fds[] = {";
     for (size_t i = 0; i < s.fds.size(); ++i)
@@ -169,7 +172,7 @@ std::string vhost_reproducer(const vhost::Trace& trace, const std::string& peer_
     << " * Exit:  0 the back-end did what the spec says at every op, 1 it deviated from the spec\n"
     << " *        (the reproducer shows the defect), 2 usage, 3 cannot connect to SOCKET.\n"
     << " */\n"
-    << numbers(peer_profile, refused_at_header) << kRuntime << "\n"
+    << numbers(peer_profile, refused_at_header) << kRuntime << kSession << "\n"
     << table << "\nstatic struct session session;\n\n"
     << "int main(int argc, char **argv) {\n"
     << "  struct session *s = &session;\n"
