@@ -52,12 +52,21 @@ Ran run(const std::string& command) {
   return r;
 }
 
+// A directory for the generated files, removed when the test program ends.
 const fs::path& scratch() {
-  static const fs::path dir = [] {
+  struct Dir {
+    fs::path path;
+    ~Dir() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  };
+  static const Dir dir{[] {
     char tmpl[] = "/tmp/lockstep-repro-test-XXXXXX";
-    return fs::path(::mkdtemp(tmpl) ? tmpl : "/tmp");
-  }();
-  return dir;
+    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    return fs::path(tmpl);
+  }()};
+  return dir.path;
 }
 
 // A back-end process peer's reproducers: its profile and wire rules.
