@@ -13,6 +13,7 @@
 //   lockstep peer libvhost-user     the vhost-user model against libvhost-user (QSD)
 //   lockstep summary FILE...        one screen from the --json documents of run, prove, peer
 //   lockstep monitor --listen S --connect S  a vhost-user proxy checking both sides live
+//   lockstep repro FILE --peer dpdk  a standalone C reproducer of a program against a peer
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -24,6 +25,7 @@
 #include "tools/commands.h"
 #include "tools/exit_codes.h"
 #include "tools/prove.h"
+#include "tools/repro/repro.h"
 #include "tools/summary.h"
 
 namespace {
@@ -86,6 +88,8 @@ struct Cli {
   CLI::App* summary_cmd = nullptr;
   MonitorCliOptions monitor;
   CLI::App* monitor_cmd = nullptr;
+  ReproOptions repro;
+  CLI::App* repro_cmd = nullptr;
 };
 
 // replay and run, which share --impl-mutant.
@@ -294,7 +298,31 @@ void add_monitor(CLI::App& app, Cli& c) {
   c.monitor_cmd->add_flag("--json", c.monitor.json, kJsonHelp);
 }
 
+// The reproducers (tools/repro/repro.h, README "Reproducers").
+void add_repro(CLI::App& app, Cli& c) {
+  c.repro_cmd = app.add_subcommand(
+      "repro",
+      "write a standalone C file (libc and kernel headers only) that replays a program against a "
+      "real peer and prints, per op, the model's expectation next to what the peer did");
+  c.repro_cmd->add_option("file", c.repro.path, "program (.txt) or fuzz input")->required();
+  c.repro_cmd
+      ->add_option("--peer", c.repro.peer,
+                   "dpdk (librte_vhost) | libvhost-user (qemu-storage-daemon): vhost programs, "
+                   "the reproducer connects to the back-end's socket; kvm: mshv programs on "
+                   "/dev/kvm")
+      ->required()
+      ->check(CLI::IsMember({"dpdk", "libvhost-user", "kvm"}));
+  c.repro_cmd->add_option("--out", c.repro.out, "write the C file here (default: stdout)");
+  c.repro_cmd->add_option(
+      "--profile", c.repro.profile,
+      "the profile of the peer's column (default: the peer's own: " +
+          std::string(lockstep::peers::dpdk::DpdkBinding::kInfo.profile) + ", " +
+          lockstep::peers::libvhost_user::LibvhostUserBinding::kInfo.profile + ", " +
+          lockstep::peers::kvm::KvmBinding::kInfo.profile + "); " + all_profiles());
+}
+
 int dispatch(Cli& c) {
+  if (*c.repro_cmd) return repro(c.repro);
   if (*c.monitor_cmd) return monitor(c.monitor);
   if (*c.summary_cmd) return summary(c.summary_files);
   if (*c.prove_cmd) return prove(c.prove);
@@ -340,6 +368,7 @@ int run_cli(int argc, char** argv) {
   add_peer_and_prove(app, c);
   add_summary(app, c);
   add_monitor(app, c);
+  add_repro(app, c);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

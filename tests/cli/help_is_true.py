@@ -29,6 +29,7 @@ COMMANDS = {
     "prove": (True, ALL),
     "summary": (False, None),  # reads the --json documents of run, prove and peer
     "monitor": (False, VHOST),  # the vhost model only; reads no file (--record writes one)
+    "repro": (True, ALL),  # dpdk, libvhost-user: vhost programs; kvm: mshv; --profile: any
 }
 # Every real peer `lockstep peer` runs: its help must name each (the positional and --profile).
 PEERS = ("kvm", "dpdk", "libvhost-user")

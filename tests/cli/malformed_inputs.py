@@ -167,6 +167,8 @@ READERS = [
      ["peer", "kvm", "--corpus", "{root}", "--seconds", "0", "--expectations", "{kvm_expect}"]),
     ("peer-dpdk", "peer dpdk", ("vhost",),
      ["peer", "dpdk", "--corpus", "{root}", "--seconds", "0", "--expectations", "{dpdk_expect}"]),
+    ("repro-dpdk", "repro", ("vhost",), ["repro", "{file}", "--peer", "dpdk", "--out", "r.c"]),
+    ("repro-kvm", "repro", ("mshv",), ["repro", "{file}", "--peer", "kvm", "--out", "r.c"]),
     ("peer-libvhost-user", "peer libvhost-user", ("vhost",),
      ["peer", "libvhost-user", "--corpus", "{root}", "--seconds", "0", "--expectations",
       "{libvhost_user_expect}"]),
