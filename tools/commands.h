@@ -77,6 +77,16 @@ struct MonitorCliOptions {
 };
 int monitor(const MonitorCliOptions& options);
 
+// `lockstep spec --protocol P [--profile X] --format md|json|dot [--out FILE]`: the model
+// explored (tools/explore.h) as a document. 0, or 2 for an unknown profile or an unwritable FILE.
+struct SpecOptions {
+  std::string protocol = "mshv";
+  std::string profile;  // empty: the protocol's first shipped profile
+  std::string format = "md";
+  std::string out;  // empty or "-": stdout
+};
+int spec(const SpecOptions& options);
+
 // `lockstep mutants [--json|--markdown]`: the impl mutants of impl/mutants.h. Returns 0.
 int list_mutants(bool json, bool markdown);
 

@@ -12,6 +12,7 @@
 //   lockstep peer libvhost-user     the vhost-user model against libvhost-user (QSD)
 //   lockstep summary FILE...        one screen from the --json documents of run, prove, peer
 //   lockstep monitor --listen S --connect S  a vhost-user proxy checking both sides live
+//   lockstep spec --protocol P --format md|json|dot  the model explored, as a document
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -84,6 +85,8 @@ struct Cli {
   CLI::App* summary_cmd = nullptr;
   MonitorCliOptions monitor;
   CLI::App* monitor_cmd = nullptr;
+  SpecOptions spec;
+  CLI::App* spec_cmd = nullptr;
 };
 
 // replay and run, which share --impl-mutant.
@@ -266,7 +269,26 @@ void add_monitor(CLI::App& app, Cli& c) {
   c.monitor_cmd->add_flag("--json", c.monitor.json, kJsonHelp);
 }
 
+// The model explorer's documents (tools/spec.cc, README "For reviewers").
+void add_spec(CLI::App& app, Cli& c, const CLI::Validator& protocols) {
+  c.spec_cmd = app.add_subcommand(
+      "spec",
+      "the model explored breadth-first (tools/explore.h): per op every outcome in every "
+      "reachable state class, the state diagram, the profiles' choices");
+  c.spec_cmd->add_option("--protocol", c.spec.protocol, "mshv | vhost")
+      ->check(protocols)
+      ->capture_default_str();
+  c.spec_cmd->add_option(
+      "--profile", c.spec.profile,
+      "the profile explored (default: the protocol's first: mshv-v1, spec); " + all_profiles());
+  c.spec_cmd->add_option("--format", c.spec.format, "md | json | dot")
+      ->check(CLI::IsMember({"md", "json", "dot"}))
+      ->capture_default_str();
+  c.spec_cmd->add_option("--out", c.spec.out, "write to FILE (default: stdout)");
+}
+
 int dispatch(Cli& c) {
+  if (*c.spec_cmd) return spec(c.spec);
   if (*c.monitor_cmd) return monitor(c.monitor);
   if (*c.summary_cmd) return summary(c.summary_files);
   if (*c.prove_cmd) return prove(c.prove);
@@ -307,6 +329,7 @@ int run_cli(int argc, char** argv) {
   add_peer_and_prove(app, c);
   add_summary(app, c);
   add_monitor(app, c);
+  add_spec(app, c, protocols);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
