@@ -83,9 +83,14 @@ struct SpecOptions {
   std::string protocol = "mshv";
   std::string profile;  // empty: the protocol's first shipped profile
   std::string format = "md";
-  std::string out;  // empty or "-": stdout
+  std::string out;                // empty or "-": stdout
+  std::vector<std::string> diff;  // --diff A B: the pairs where profiles A and B differ
 };
+// 0 whenever it ran, differences or not (they are the document, not a finding).
 int spec(const SpecOptions& options);
+// `lockstep spec --diff A B` as markdown (tools/spec_diff.cc); throws std::invalid_argument for
+// an unknown profile or profiles of two protocols.
+std::string spec_diff_text(const std::string& a, const std::string& b);
 
 // `lockstep mutants [--json|--markdown]`: the impl mutants of impl/mutants.h. Returns 0.
 int list_mutants(bool json, bool markdown);

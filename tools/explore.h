@@ -107,9 +107,11 @@ template <class Binding>
 struct ExploreTraits;  // specialised per protocol binding
 
 // The search: from the initial state, every op class in every state class reached, within the
-// traits' bounds. Pure and deterministic: the same profile gives the same exploration.
+// traits' bounds. Pure and deterministic: the same profile gives the same exploration. The
+// alphabet's values (a VFIO type, the offered features) come from `alphabet_of` (default: the
+// profile itself); `spec --diff` gives both profiles the first's, so both run the same ops.
 template <class B>
-auto explore(const std::string& profile) {
+auto explore(const std::string& profile, std::string alphabet_of = "") {
   using T = ExploreTraits<B>;
   using Op = typename B::P::Op;
   using Model = typename B::Model;
@@ -121,7 +123,8 @@ auto explore(const std::string& profile) {
   x.protocol = std::string(B::kName);
   x.profile = profile;
   x.bounds = T::bounds();
-  const auto alphabet = T::alphabet(*B::profiles().find(profile));
+  const auto alphabet =
+      T::alphabet(*B::profiles().find(alphabet_of.empty() ? profile : alphabet_of));
   for (const auto& c : alphabet) x.op_classes.push_back(c.name());
   std::deque<Node> queue;
   std::set<std::string> seen;  // the state classes reached so far

@@ -285,6 +285,13 @@ void add_spec(CLI::App& app, Cli& c, const CLI::Validator& protocols) {
       ->check(CLI::IsMember({"md", "json", "dot"}))
       ->capture_default_str();
   c.spec_cmd->add_option("--out", c.spec.out, "write to FILE (default: stdout)");
+  c.spec_cmd
+      ->add_option("--diff", c.spec.diff,
+                   "A B: the (state class, op class) pairs where profiles A and B of one protocol "
+                   "differ, each with a program that shows it (markdown; exit 0 whether or not "
+                   "they differ; default: none, the spec of one profile); " +
+                       all_profiles())
+      ->expected(2);
 }
 
 int dispatch(Cli& c) {

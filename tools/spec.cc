@@ -235,6 +235,7 @@ int write_out(const std::string& text, const std::string& path) {
 }  // namespace
 
 int spec(const SpecOptions& o) {
+  if (!o.diff.empty()) return write_out(spec_diff_text(o.diff[0], o.diff[1]), o.out);
   return with_binding(o.protocol, [&](auto binding) {
     using B = decltype(binding);
     const std::string profile =

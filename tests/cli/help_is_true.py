@@ -28,6 +28,7 @@ COMMANDS = {
     "prove": (True, ALL),
     "summary": (False, None),  # reads the --json documents of run, prove and peer
     "monitor": (False, VHOST),  # the vhost model only; reads no file (--record writes one)
+    "spec": (True, ALL),  # the model explorer's documents; --diff takes two profiles
 }
 # Every real peer `lockstep peer` runs: its help must name each (the positional and --profile).
 PEERS = ("kvm", "dpdk", "libvhost-user")
