@@ -92,6 +92,17 @@ int spec(const SpecOptions& options);
 // an unknown profile or profiles of two protocols.
 std::string spec_diff_text(const std::string& a, const std::string& b);
 
+// `lockstep corpus gen --protocol P [--out DIR] [--cover PATH...]` (tools/corpus_gen.cc): the
+// explorer's shortest program per reachable (state class, op class) pair, written to DIR; with
+// --cover, the pairs the programs at PATH cover and whether their notes agree with the model
+// (1 when not). 2 for unreadable or malformed programs.
+struct CorpusGenOptions {
+  std::string protocol = "mshv";
+  std::string out;
+  std::vector<std::string> cover;
+};
+int corpus_gen(const CorpusGenOptions& options);
+
 // `lockstep mutants [--json|--markdown]`: the impl mutants of impl/mutants.h. Returns 0.
 int list_mutants(bool json, bool markdown);
 

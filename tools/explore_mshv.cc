@@ -53,10 +53,14 @@ std::optional<uint8_t> vfio_for(const State& s, uint8_t dev, bool held) {
       return static_cast<uint8_t>(i);
   return std::nullopt;
 }
-// A handle of `kind` that names nothing: one never created (beyond any index the bounds let a
-// program make). A closed handle gives the same outcome (I1, R1: both are a closed fd number).
-Handle stale(char kind) {
-  return {kind, static_cast<uint8_t>(kMaxDevices + 1)};
+// A handle that names nothing open: a partition or device that was closed or never opened
+// (its op failed). A program may only name handles an earlier op created.
+std::optional<Handle> stale(const State& s, char kind) {
+  const auto i = kind == mshv::kPartition
+                     ? first(s.partitions, [](const auto& p) { return !p.fd_open; })
+                     : first(s.devices, [](const auto& d) { return !(d.live && d.fd_known); });
+  if (!i) return std::nullopt;
+  return Handle{kind, *i};
 }
 
 using Make = std::function<std::optional<Op>(const Model&)>;
@@ -118,11 +122,12 @@ std::vector<Class> create_ops(const mshv::Profile& p) {
       create("valid partition, VFIO, read-only arg", needs, vfio, 0, mshv::Mem::ReadOnly),
       create("valid partition, VFIO, unmapped arg", needs, vfio, 0, mshv::Mem::Unmapped),
   };
-  out.push_back({"create_device", "stale handle", "fewer than 2 devices",
+  out.push_back({"create_device", "stale handle", "a closed partition, fewer than 2 devices",
                  [vfio](const Model& m) -> std::optional<Op> {
                    if (m.state().devices.size() >= kMaxDevices) return std::nullopt;
-                   const Handle h = stale(mshv::kPartition);
-                   return Op{mshv::CreateDevice{h, vfio, 0, mshv::Mem::Ok}};
+                   const auto h = stale(m.state(), mshv::kPartition);
+                   if (!h) return std::nullopt;
+                   return Op{mshv::CreateDevice{*h, vfio, 0, mshv::Mem::Ok}};
                  }});
   out.push_back({"create_device", "VFIO file handle", "an open VFIO file, fewer than 2 devices",
                  [vfio](const Model& m) -> std::optional<Op> {
@@ -199,12 +204,14 @@ std::vector<Class> attr_ops() {
   out.push_back(
       {"get_attr", "FILE ADD", "a usable device",
        on_device<mshv::GetAttr>([](const State&, uint8_t, mshv::GetAttr&) { return true; })});
-  out.push_back(
-      {"set_attr", "stale device handle", "nothing", [](const Model&) -> std::optional<Op> {
-         SetAttr a;
-         a.dev = stale(mshv::kDevice);
-         return Op{a};
-       }});
+  out.push_back({"set_attr", "stale device handle", "a closed device",
+                 [](const Model& m) -> std::optional<Op> {
+                   const auto h = stale(m.state(), mshv::kDevice);
+                   if (!h) return std::nullopt;
+                   SetAttr a;
+                   a.dev = *h;
+                   return Op{a};
+                 }});
   out.push_back({"set_attr", "partition handle", "an open partition",
                  [](const Model& m) -> std::optional<Op> {
                    const auto p = open_partition(m.state());
@@ -232,8 +239,12 @@ std::vector<Class> close_and_fault_ops() {
       close("device", mshv::kDevice, usable_device),
       close("VFIO file", mshv::kVfioFile, open_vfio),
       close("plain file", mshv::kPlainFile, open_plain),
-      {"close", "stale handle", "nothing",
-       [](const Model&) -> std::optional<Op> { return Op{mshv::Close{stale(mshv::kDevice)}}; }},
+      {"close", "stale handle", "a closed device",
+       [](const Model& m) -> std::optional<Op> {
+         const auto h = stale(m.state(), mshv::kDevice);
+         if (!h) return std::nullopt;
+         return Op{mshv::Close{*h}};
+       }},
   };
   for (size_t i = 0; i < mshv::kSiteCount; ++i) {
     const auto site = static_cast<mshv::Site>(i);
@@ -266,8 +277,8 @@ std::string device_class(const mshv::DeviceState& d) {
 
 // Depth 8: the longest lifecycle the rules describe is open partition, open file, create,
 // ADD, close partition, close file, DEL or close device (7 ops), plus a fault armed before the
-// last. It is the bound that binds: under mshv-v1 the search reaches 3004 classes and expands
-// the 2430 within 8 ops in 0.5 s (`lockstep spec --protocol mshv`); 4000 classes only guards
+// last. It is the bound that binds: under mshv-v1 the search reaches 2944 classes and expands
+// the 2370 within 8 ops in 0.5 s (`lockstep spec --protocol mshv`); 4000 classes only guards
 // against a profile whose broken variant multiplies them.
 Bounds ExploreTraits<MshvBinding>::bounds() {
   return {8, 4000};

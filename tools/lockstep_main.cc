@@ -87,6 +87,8 @@ struct Cli {
   CLI::App* monitor_cmd = nullptr;
   SpecOptions spec;
   CLI::App* spec_cmd = nullptr;
+  CorpusGenOptions gen;
+  CLI::App* gen_cmd = nullptr;
 };
 
 // replay and run, which share --impl-mutant.
@@ -151,6 +153,17 @@ void add_listings_corpus_and_fmt(CLI::App& app, Cli& c, const CLI::Validator& pr
   c.corpus_cmd->add_option("--root", c.corpus_root,
                            "corpus root (default: ./corpus, else the project's)");
   c.corpus_cmd->add_flag("--json", c.corpus_json, kJsonHelp);
+  c.gen_cmd = c.corpus_cmd->add_subcommand(
+      "gen",
+      "a transition-complete corpus from the model explorer: the shortest program per reachable "
+      "(state class, op class) pair; prints the coverage and what lies beyond the bound");
+  c.gen_cmd->add_option("--protocol", c.gen.protocol, "mshv | vhost")
+      ->check(protocols)
+      ->capture_default_str();
+  c.gen_cmd->add_option("--out", c.gen.out, "write the programs here (default: none, the figures)");
+  c.gen_cmd->add_option("--cover", c.gen.cover,
+                        "instead: replay these programs (files or directories of *.txt) through "
+                        "the same abstraction; their coverage and notes (default: none)");
   c.build_cmd->fallthrough();  // `corpus check --root X` as well as `corpus --root X check`
   c.check_cmd->fallthrough();
   c.to_gtest_cmd = c.corpus_cmd->add_subcommand(
@@ -315,6 +328,7 @@ int dispatch(Cli& c) {
   }
   if (*c.run_cmd) return run_campaign(c.campaign);
   if (*c.to_gtest_cmd) return to_gtest(c.to_gtest);
+  if (*c.gen_cmd) return corpus_gen(c.gen);
   if (*c.corpus_cmd)
     return corpus_build(c.corpus_root.empty() ? default_corpus_root() : c.corpus_root,
                         c.check_cmd->parsed() && !c.build_cmd->parsed(), c.corpus_json);

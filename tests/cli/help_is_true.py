@@ -21,6 +21,7 @@ COMMANDS = {
     "corpus": (False, None),
     "corpus build": (False, None),
     "corpus check": (False, None),
+    "corpus gen": (True, None),  # the first shipped profile of the protocol
     "corpus to-gtest": (True, None),  # --profile: only the profiles a real target implements
     "fmt": (False, None),
     "profiles": (True, None),

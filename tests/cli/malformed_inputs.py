@@ -375,6 +375,11 @@ def command_cases(c, source):
         ("spec/diff-one-profile", ["spec", "--diff", "spec"], "--diff"),
         ("spec/out-unwritable", ["spec", "--out", a_file + "/sub"],
          "^lockstep spec: cannot write " + re.escape(a_file + "/sub")),
+        ("corpus-gen/unknown-protocol", ["corpus", "gen", "--protocol", "xen"], "xen not in"),
+        ("corpus-gen/cover-missing", ["corpus", "gen", "--cover", missing],
+         re.escape(missing) + ": No such file"),
+        ("corpus-gen/cover-malformed", ["corpus", "gen", "--cover", a_file],
+         "^lockstep: error: " + re.escape(a_file) + ":1:"),
         ("cli/unknown-command", ["frobnicate"], "subcommand is required"),
         ("cli/no-command", [], "subcommand"),
     ]
