@@ -278,7 +278,7 @@ std::string device_class(const mshv::DeviceState& d) {
 // Depth 8: the longest lifecycle the rules describe is open partition, open file, create,
 // ADD, close partition, close file, DEL or close device (7 ops), plus a fault armed before the
 // last. It is the bound that binds: under mshv-v1 the search reaches 2944 classes and expands
-// the 2370 within 8 ops in 0.5 s (`lockstep spec --protocol mshv`); 4000 classes only guards
+// the 2370 within 8 ops in 0.3 s (`lockstep spec --protocol mshv`); 4000 classes only guards
 // against a profile whose broken variant multiplies them.
 Bounds ExploreTraits<MshvBinding>::bounds() {
   return {8, 4000};

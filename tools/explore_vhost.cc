@@ -117,7 +117,7 @@ std::string hex(uint64_t v) {
 
 // Depth 8: the handshake the spec describes is SET_PROTOCOL_FEATURES, ADVISE, LISTEN, the
 // postcopy SET_MEM_TABLE, its ack and END (6 messages), plus a fault armed before one of them
-// and a reconnect. Under `spec` the search reaches 428 classes and expands all but 21 in 0.7 s
+// and a reconnect. Under `spec` the search reaches 428 classes and expands all but 21 in 0.3 s
 // (`lockstep spec --protocol vhost`); 4000 classes bound the profiles whose leaks add classes.
 Bounds ExploreTraits<VhostBinding>::bounds() {
   return {8, 4000};
@@ -142,8 +142,9 @@ StateClass ExploreTraits<VhostBinding>::state_class(const Model& m) {
   auto flag = [](bool b, const char* v) { return std::string(b ? v : "-"); };
   // The phase while connected; "closed" after a close (with the phase a kept uffd leaves).
   const std::string phase = vhost::to_string(m.phase());
-  const std::string session =
-      st.connected ? phase : m.phase() == vhost::Phase::None ? "closed" : "closed/" + phase;
+  const std::string session = st.connected                      ? phase
+                              : m.phase() == vhost::Phase::None ? "closed"
+                                                                : "closed/" + phase;
   return {
       {"session", session},
       {"features", flag(s.features != 0, "set")},
