@@ -100,6 +100,32 @@ struct MonitorCliOptions {
 };
 int monitor(const MonitorCliOptions& options);
 
+// `lockstep spec --protocol P [--profile X] --format md|json|dot [--out FILE]`: the model
+// explored (tools/explore.h) as a document. 0, or 2 for an unknown profile or an unwritable FILE.
+struct SpecOptions {
+  std::string protocol = "mshv";
+  std::string profile;  // empty: the protocol's first shipped profile
+  std::string format = "md";
+  std::string out;                // empty or "-": stdout
+  std::vector<std::string> diff;  // --diff A B: the pairs where profiles A and B differ
+};
+// 0 whenever it ran, differences or not (they are the document, not a finding).
+int spec(const SpecOptions& options);
+// `lockstep spec --diff A B` as markdown (tools/spec_diff.cc); throws std::invalid_argument for
+// an unknown profile or profiles of two protocols.
+std::string spec_diff_text(const std::string& a, const std::string& b);
+
+// `lockstep corpus gen --protocol P [--out DIR] [--cover PATH...]` (tools/corpus_gen.cc): the
+// explorer's shortest program per reachable (state class, op class) pair, written to DIR; with
+// --cover, the pairs the programs at PATH cover and whether their notes agree with the model
+// (1 when not). 2 for unreadable or malformed programs.
+struct CorpusGenOptions {
+  std::string protocol = "mshv";
+  std::string out;
+  std::vector<std::string> cover;
+};
+int corpus_gen(const CorpusGenOptions& options);
+
 // `lockstep mutants [--json|--markdown]`: the impl mutants of impl/mutants.h. Returns 0.
 int list_mutants(bool json, bool markdown);
 

@@ -6,7 +6,7 @@ packages=(
   afl++ googletest libgtest-dev librapidcheck-dev libz3-dev libbenchmark-dev libcli11-dev
   nlohmann-json3-dev libfmt-dev libspdlog-dev dpdk-dev libdpdk-dev qemu-system-x86 qemu-utils python3 procps
   libc++-14-dev libc++abi-14-dev llvm-14 zip unzip python3-yaml python3-jsonschema ca-certificates
-  libncurses-dev
+  libncurses-dev graphviz
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -14,6 +14,7 @@
 //   lockstep summary FILE...        one screen from the --json documents of run, prove, peer
 //   lockstep monitor --listen S --connect S  a vhost-user proxy checking both sides live
 //   lockstep repro FILE --peer dpdk  a standalone C reproducer of a program against a peer
+//   lockstep spec --protocol P --format md|json|dot  the model explored, as a document
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -90,6 +91,10 @@ struct Cli {
   CLI::App* monitor_cmd = nullptr;
   ReproOptions repro;
   CLI::App* repro_cmd = nullptr;
+  SpecOptions spec;
+  CLI::App* spec_cmd = nullptr;
+  CorpusGenOptions gen;
+  CLI::App* gen_cmd = nullptr;
 };
 
 // replay and run, which share --impl-mutant.
@@ -178,6 +183,17 @@ void add_listings_corpus_and_fmt(CLI::App& app, Cli& c, const CLI::Validator& pr
   c.corpus_cmd->add_option("--root", c.corpus_root,
                            "corpus root (default: ./corpus, else the project's)");
   c.corpus_cmd->add_flag("--json", c.corpus_json, kJsonHelp);
+  c.gen_cmd = c.corpus_cmd->add_subcommand(
+      "gen",
+      "a transition-complete corpus from the model explorer: the shortest program per reachable "
+      "(state class, op class) pair; prints the coverage and what lies beyond the bound");
+  c.gen_cmd->add_option("--protocol", c.gen.protocol, "mshv | vhost")
+      ->check(protocols)
+      ->capture_default_str();
+  c.gen_cmd->add_option("--out", c.gen.out, "write the programs here (default: none, the figures)");
+  c.gen_cmd->add_option("--cover", c.gen.cover,
+                        "instead: replay these programs (files or directories of *.txt) through "
+                        "the same abstraction; their coverage and notes (default: none)");
   c.build_cmd->fallthrough();  // `corpus check --root X` as well as `corpus --root X check`
   c.check_cmd->fallthrough();
   c.to_gtest_cmd = c.corpus_cmd->add_subcommand(
@@ -321,7 +337,33 @@ void add_repro(CLI::App& app, Cli& c) {
           lockstep::peers::kvm::KvmBinding::kInfo.profile + "); " + all_profiles());
 }
 
+// The model explorer's documents (tools/spec.cc, README "For reviewers").
+void add_spec(CLI::App& app, Cli& c, const CLI::Validator& protocols) {
+  c.spec_cmd = app.add_subcommand(
+      "spec",
+      "the model explored breadth-first (tools/explore.h): per op every outcome in every "
+      "reachable state class, the state diagram, the profiles' choices");
+  c.spec_cmd->add_option("--protocol", c.spec.protocol, "mshv | vhost")
+      ->check(protocols)
+      ->capture_default_str();
+  c.spec_cmd->add_option(
+      "--profile", c.spec.profile,
+      "the profile explored (default: the protocol's first: mshv-v1, spec); " + all_profiles());
+  c.spec_cmd->add_option("--format", c.spec.format, "md | json | dot")
+      ->check(CLI::IsMember({"md", "json", "dot"}))
+      ->capture_default_str();
+  c.spec_cmd->add_option("--out", c.spec.out, "write to FILE (default: stdout)");
+  c.spec_cmd
+      ->add_option("--diff", c.spec.diff,
+                   "A B: the (state class, op class) pairs where profiles A and B of one protocol "
+                   "differ, each with a program that shows it (markdown; exit 0 whether or not "
+                   "they differ; default: none, the spec of one profile); " +
+                       all_profiles())
+      ->expected(2);
+}
+
 int dispatch(Cli& c) {
+  if (*c.spec_cmd) return spec(c.spec);
   if (*c.repro_cmd) return repro(c.repro);
   if (*c.monitor_cmd) return monitor(c.monitor);
   if (*c.summary_cmd) return summary(c.summary_files);
@@ -347,6 +389,7 @@ int dispatch(Cli& c) {
     c.corpus_min.json = c.corpus_json;
     return corpus_min(c.corpus_min);
   }
+  if (*c.gen_cmd) return corpus_gen(c.gen);
   if (*c.corpus_cmd)
     return corpus_build(c.corpus_root.empty() ? default_corpus_root() : c.corpus_root,
                         c.check_cmd->parsed() && !c.build_cmd->parsed(), c.corpus_json);
@@ -369,6 +412,7 @@ int run_cli(int argc, char** argv) {
   add_summary(app, c);
   add_monitor(app, c);
   add_repro(app, c);
+  add_spec(app, c, protocols);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

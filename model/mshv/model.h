@@ -4,6 +4,7 @@
 // (model/mshv/profiles.h).
 #pragma once
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "core/fd_census.h"
@@ -52,8 +53,16 @@ class Model {
   const State& state() const { return state_; }
   const Profile& profile() const { return profile_; }
   Resources resources() const;
+  // The rule (docs/mshv-device-rules.md) the last step's outcome rests on: the check that
+  // failed it, or the transition that succeeded (lockstep spec, corpus gen).
+  std::string_view rule() const { return rule_; }
 
  private:
+  // Records the rule an outcome rests on (rule()) and returns its errno.
+  int cite(std::string_view rule, int err) {
+    rule_ = rule;
+    return err;
+  }
   int open_partition();
   int open_file(const OpenFile& op);
   int create_device(const CreateDevice& op);
@@ -74,6 +83,7 @@ class Model {
   const Profile& profile_;
   State state_;
   std::optional<FailNext> fault_;  // F1: the fault armed for the op being stepped
+  std::string_view rule_;          // rule(): string literals of this file
 };
 
 }  // namespace lockstep::mshv

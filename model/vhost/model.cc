@@ -122,6 +122,7 @@ Model::Model(const Profile& profile) : profile_(profile) {
 Outcome Model::step(const Op& op) {
   Outcome out;
   out_ = &out;
+  rule_ = {};
   std::visit(Overloaded{
                  [&](const Send& s) {
                    if (state_.connected && !read_fails())  // else: EPIPE, nothing read
@@ -130,9 +131,10 @@ Outcome Model::step(const Op& op) {
                  [&](const RawBytes& r) {
                    if (state_.connected && !r.bytes.empty() && !read_fails()) deliver(r.bytes, {});
                  },
-                 [&](const Disconnect&) { disconnect(); },  // D1 (EOF)
-                 [&](const Connect&) { new_session(); },    // C1
+                 [&](const Disconnect&) { cite("D1"), disconnect(); },  // D1 (EOF)
+                 [&](const Connect&) { cite("C1"), new_session(); },    // C1
                  [&](const FailNext& f) {
+                   cite("F1");
                    if (state_.connected) state_.armed = f;  // F1: one slot, replaced
                  },
              },
@@ -149,7 +151,7 @@ void Model::deliver(const std::vector<uint8_t>& bytes, std::vector<FdSpec> fds) 
     fds.resize(profile_.max_fds);  // DPDK: MSG_CTRUNC logged, the kernel dropped the rest
   st.queued.insert(st.queued.end(), fds.begin(), fds.end());  // W4: fds wait for a message
   if (profile_.ctrunc_closes && st.queued.size() > profile_.max_fds)
-    return disconnect();  // W5/X2: more than 8 fds for one message closes everything
+    return cite("W5"), disconnect();  // W5/X2: more than 8 fds for one message closes everything
   st.rx.insert(st.rx.end(), bytes.begin(), bytes.end());
   while (st.connected && st.rx.size() >= uapi::kHeaderSize) {
     uint32_t header[3];
@@ -157,9 +159,9 @@ void Model::deliver(const std::vector<uint8_t>& bytes, std::vector<FdSpec> fds) 
     const uint32_t flags = header[1], size = header[2];
     if (profile_.check_header_flags && ((flags & uapi::kVersionMask) != uapi::kVersion ||
                                         (flags & uapi::kReply) || (flags & ~uapi::kKnownFlags)))
-      return disconnect();                                 // W2/X1: only 0x1 or 0x9
-    if (size > profile_.max_payload) return disconnect();  // W3/X1
-    if (st.rx.size() < uapi::kHeaderSize + size) break;    // W4: wait for the payload
+      return cite("W2"), disconnect();                                 // W2/X1: only 0x1 or 0x9
+    if (size > profile_.max_payload) return cite("W3"), disconnect();  // W3/X1
+    if (st.rx.size() < uapi::kHeaderSize + size) break;                // W4: wait for the payload
     Message msg{header[0], flags, {}, std::exchange(st.queued, {})};
     msg.payload.assign(st.rx.begin() + uapi::kHeaderSize, st.rx.begin() + uapi::kHeaderSize + size);
     st.rx.erase(st.rx.begin(), st.rx.begin() + uapi::kHeaderSize + size);
@@ -175,36 +177,39 @@ void Model::deliver(const std::vector<uint8_t>& bytes, std::vector<FdSpec> fds) 
 
 void Model::dispatch(Message& m) {
   Session& s = state_.session;
-  if (s.awaiting_ack) return finish(m, postcopy_ack(m));  // P6: the next message is the ack
+  if (s.awaiting_ack) return cite("P6"), finish(m, postcopy_ack(m));  // P6: the ack is next
   if (profile_.bad_vring_index_closes &&
       !vring_index_in_range(m.request, m.payload, profile_.ring_count)) {
     state_.leaked_fds += static_cast<int>(m.fds.size());  // DPDK: ctx fds never closed
-    return disconnect();  // DPDK vhost_user_check_and_alloc_queue_pair: -1 closes, no reply
+    return cite("X3"), disconnect();  // DPDK vhost_user_check_and_alloc_queue_pair: -1 closes
   }
   if (!profile_.checks_payload_size)  // DPDK: reads its fixed-size struct past a short payload
     m.payload = padded_payload(m.request, std::move(m.payload));
   if (profile_.handles_net_set_mtu && m.request == uapi::kNetSetMtu) {  // DPDK: a u64 MTU
-    if (m.payload.size() < 8) m.payload.resize(8);                      // no W7 (DPDK reads a u64)
-    if (!m.fds.empty()) return refuse(m, false);                        // W6: validate_msg_fds(0)
+    cite("X4");
+    if (m.payload.size() < 8) m.payload.resize(8);  // no W7 (DPDK reads a u64)
+    if (!m.fds.empty()) return refuse(m, false);    // W6: validate_msg_fds(0)
     const uint64_t mtu = m.u64();
     return finish(m, mtu < 68 || mtu > 65535 ? Result::RefusedInHandler : Result::Done);
   }
   if (profile_.none_request_acked && m.request == uapi::kNone) {  // qemu-storage-daemon
-    state_.leaked_fds += static_cast<int>(m.fds.size());          // unused_fds_leak: kept
+    cite("E2");
+    state_.leaked_fds += static_cast<int>(m.fds.size());  // unused_fds_leak: kept
     return finish(m, Result::Done);
   }
   auto want = expected_payload_size(m.request, m.payload, profile_.postcopy_payload_must_be_empty);
-  if (!want) return refuse(m, false);  // E2: not a handled request
+  if (!want) return cite("E2"), refuse(m, false);  // E2: not a handled request
   if (m.payload.size() != *want && (profile_.checks_payload_size || m.request == uapi::kSetLogBase))
-    return refuse(m, false);  // W7 (P3 for ADVISE); DPDK: SET_LOG_BASE only
+    return cite("W7"), refuse(m, false);  // W7 (P3 for ADVISE); DPDK: SET_LOG_BASE only
   if (m.fds.size() != expected_fd_count(m.request, m.payload)) {
     bool keep = expected_fd_count(m.request, m.payload) == 0 &&
                 (profile_.unused_fds_leak ||
                  (profile_.mutant_advise_keeps_fds && m.request == uapi::kPostcopyAdvise));
-    if (!keep) return refuse(m, false);                   // W6 / P8: fds closed, E1
+    if (!keep) return cite("W6"), refuse(m, false);       // W6 / P8: fds closed, E1
     state_.leaked_fds += static_cast<int>(m.fds.size());  // kept by nobody
     m.fds.clear();
   }
+  cite(find_request(m.request)->rule);  // the handler's rule (requests.def)
   finish(m, handle(m));
 }
 
@@ -278,7 +283,7 @@ void Model::reply(uint32_t request, std::vector<uint8_t> payload, std::vector<Fd
   if (!state_.connected) return;
   const int send_err = fault(Site::Sendmsg);
   if (send_err && send_err != EINTR && send_err != EAGAIN)
-    return disconnect();  // F1: the reply is lost, D1; F2: EINTR retried, EAGAIN flushed later
+    return cite("F1"), disconnect();  // F1: the reply is lost, D1; F2: EINTR, EAGAIN later
   Reply r;
   r.request = request;          // W8: the request's id
   r.flags = uapi::kReplyFlags;  // W8: exactly VERSION|REPLY
@@ -334,7 +339,7 @@ bool Model::read_fails() {
   const int err = fault_errno(*armed);
   armed.reset();
   if (err == EINTR || err == EAGAIN) return false;
-  disconnect();
+  cite("F2"), disconnect();
   return true;
 }
 

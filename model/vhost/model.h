@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "core/vhost/ops.h"
@@ -71,8 +72,13 @@ class Model {
   const Profile& profile() const { return profile_; }
   Resources resources() const;
   Phase phase() const;
+  // The rule (docs/vhost-backend-rules.md) the last step's outcome rests on: the wire check
+  // that refused or closed, else the handler's rule from model/vhost/requests.def (lockstep
+  // spec, corpus gen). For an op that delivers several messages, the last one's.
+  std::string_view rule() const { return rule_; }
 
  private:
+  void cite(std::string_view rule) { rule_ = rule; }
   // What a handler did; the caller adds R2's ack or E1's refusal.
   enum class Result { Done, Replied, Refused, RefusedInHandler, Closed };
 
@@ -121,6 +127,7 @@ class Model {
   std::optional<FailNext> fault_;  // the fault armed for the message being processed (X11)
   Outcome* out_ = nullptr;         // the outcome being built
   uint32_t msg_flags_ = 0;         // the header flags of the message being processed
+  std::string_view rule_;          // rule(): string literals of this file and requests.def
 };
 
 // W7: the payload size a handled request must have; nullopt for a request the back-end does

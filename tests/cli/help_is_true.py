@@ -21,6 +21,7 @@ COMMANDS = {
     "corpus": (False, None),
     "corpus build": (False, None),
     "corpus check": (False, None),
+    "corpus gen": (True, None),  # the first shipped profile of the protocol
     "corpus to-gtest": (True, None),  # --profile: only the profiles a real target implements
     "corpus min": (True, None),
     "fmt": (False, None),
@@ -30,6 +31,7 @@ COMMANDS = {
     "summary": (False, None),  # reads the --json documents of run, prove and peer
     "monitor": (False, VHOST),  # the vhost model only; reads no file (--record writes one)
     "repro": (True, ALL),  # dpdk, libvhost-user: vhost programs; kvm: mshv; --profile: any
+    "spec": (True, ALL),  # the model explorer's documents; --diff takes two profiles
 }
 # Every real peer `lockstep peer` runs: its help must name each (the positional and --profile).
 PEERS = ("kvm", "dpdk", "libvhost-user")
