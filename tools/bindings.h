@@ -17,6 +17,7 @@
 #include "impl/vhost/target.h"
 #include "model/mshv/model.h"
 #include "model/vhost/model.h"
+#include "tools/input_file.h"
 
 // The proof bindings (proofs/<protocol>/binding.h) need Z3: only `lockstep prove` includes them.
 namespace lockstep::mshv::proofs {
@@ -115,6 +116,32 @@ typename B::Trace with_model_notes(typename B::Trace trace) {
   auto model = B::model(trace.profile);
   trace.notes.clear();
   for (const auto& op : trace.ops) trace.notes.push_back(B::note(model.step(op)));
+  return trace;
+}
+
+// The trace a program or fuzz input holds, read by protocol B: a program parsed, a fuzz input
+// decoded.
+template <class B>
+typename B::Trace trace_of(const InputFile& file) {
+  return file.text
+             ? B::parse(file.bytes)
+             : B::decode({reinterpret_cast<const uint8_t*>(file.bytes.data()), file.bytes.size()});
+}
+
+// InputError ("--profile P: unknown PROTOCOL profile (valid: ...)") unless B has `profile`.
+template <class B>
+void require_profile(const std::string& profile) {
+  if (!B::has_profile(profile))
+    throw InputError("--profile " + profile + ": unknown " + std::string(B::kName) +
+                     " profile (valid: " + B::profile_names() + ")");
+}
+
+// trace_of(file) under `profile` (the file's own when empty), a profile B has.
+template <class B>
+typename B::Trace trace_under(const InputFile& file, const std::string& profile) {
+  typename B::Trace trace = trace_of<B>(file);
+  if (!profile.empty()) trace.profile = profile;
+  require_profile<B>(trace.profile);
   return trace;
 }
 

@@ -65,14 +65,8 @@ int fmt(const std::vector<std::string>& files, bool check) {
     const std::string name = path == "-" ? "<stdin>" : path;
     try {
       worst = std::max(worst, fmt_one(path, check));
-    } catch (const InputError& e) {
-      std::cerr << "lockstep fmt: " << e.what() << "\n";
-      worst = kUsage;
-    } catch (const ParseError& e) {
-      std::cerr << "lockstep fmt: " << name << ":" << e.what() << "\n";
-      worst = kUsage;
-    } catch (const std::exception& e) {
-      std::cerr << "lockstep fmt: " << name << ": " << e.what() << "\n";
+    } catch (const std::exception&) {
+      std::cerr << "lockstep fmt: " << input_error_message(name) << "\n";
       worst = kUsage;
     }
   }

@@ -11,6 +11,7 @@
 #include <iterator>
 #include <string_view>
 
+#include "core/program_text.h"
 #include "tools/commands.h"
 
 namespace lockstep::tools {
@@ -82,6 +83,18 @@ InputFile read_input(const std::string& path) {
     if (!file.protocol.empty()) file.protocol_source = "the path or fuzzer_stats";
   }
   return file;
+}
+
+std::string input_error_message(const std::string& path) {
+  try {
+    throw;
+  } catch (const InputError& e) {
+    return e.what();
+  } catch (const ParseError& e) {
+    return path + ":" + e.what();
+  } catch (const std::exception& e) {
+    return path + ": " + e.what();
+  }
 }
 
 void prepare_output_dir(const std::string& path, const std::string& option) {

@@ -25,6 +25,11 @@ struct InputFile {
 // `# lockstep <protocol>` header (a BOM, blank lines and comments may come first).
 InputFile read_input(const std::string& path);
 
+// Called in a catch block: the message of the error being handled, met while reading `path`:
+// an InputError's own (it names its file), a ParseError's LINE:COL: what behind "PATH:", any
+// other exception's what() behind "PATH: ".
+std::string input_error_message(const std::string& path);
+
 // The fuzz target a binary input came from, learnt from where it lies: a corpus directory
 // (`mshv_device`, `vhost_postcopy`), a fuzz target's name in the path (`fuzz_vhost_postcopy`,
 // e.g. a libFuzzer `-artifact_prefix`), or an AFL++ output directory whose `fuzzer_stats`

@@ -57,14 +57,7 @@ struct ModelAsTarget {
 
 template <class B>
 Replayed replay_with(const InputFile& file, const ReplayOptions& o) {
-  typename B::Trace trace =
-      file.text
-          ? B::parse(file.bytes)
-          : B::decode({reinterpret_cast<const uint8_t*>(file.bytes.data()), file.bytes.size()});
-  if (!o.profile.empty()) trace.profile = o.profile;
-  if (!B::has_profile(trace.profile))
-    throw InputError("--profile " + trace.profile + ": unknown " + std::string(B::kName) +
-                     " profile (valid: " + B::profile_names() + ")");
+  typename B::Trace trace = trace_under<B>(file, o.profile);
   if (!o.model_only && !B::target_supports(trace.profile))
     throw InputError(file.path + ": no real " + std::string(B::kName) +
                      " target implements profile '" + trace.profile +
@@ -160,12 +153,8 @@ int replay(const ReplayOptions& o) {
   try {
     out["file"] = o.path;
     code = replay_file(read_input(o.path), o, out, sarif);
-  } catch (const InputError& e) {
-    error = e.what();
-  } catch (const ParseError& e) {
-    error = o.path + ":" + e.what();
-  } catch (const std::exception& e) {
-    error = o.path + ": " + e.what();
+  } catch (const std::exception&) {
+    error = input_error_message(o.path);
   }
   if (!error.empty()) {
     std::cerr << "lockstep replay: " << error << "\n";

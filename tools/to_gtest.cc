@@ -36,14 +36,7 @@ struct Generated {
 
 template <class B>
 Generated generate(const InputFile& file, const ToGtestOptions& o) {
-  typename B::Trace trace =
-      file.text
-          ? B::parse(file.bytes)
-          : B::decode({reinterpret_cast<const uint8_t*>(file.bytes.data()), file.bytes.size()});
-  if (!o.profile.empty()) trace.profile = o.profile;
-  if (!B::has_profile(trace.profile))
-    throw InputError("--profile " + trace.profile + ": unknown " + std::string(B::kName) +
-                     " profile (valid: " + B::profile_names() + ")");
+  typename B::Trace trace = trace_under<B>(file, o.profile);
   if (!B::target_supports(trace.profile))
     throw InputError(file.path + ": profile '" + trace.profile + "': no real " +
                      std::string(B::kName) +

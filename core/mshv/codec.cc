@@ -6,6 +6,7 @@
 
 #include "core/bytes.h"
 #include "core/errno_names.h"
+#include "core/fail_next.h"
 #include "core/mshv/uapi.h"
 #include "core/overloaded.h"
 
@@ -87,25 +88,6 @@ void write_attr(ByteWriter& out, const AttrArgs& a, const HandleCounts& counts) 
   out.u8(static_cast<uint8_t>(a.arg));
 }
 
-// A FailNext of the legacy form: v1 one byte (a first-version site, its first errno), v2 two
-// (any site, an index into its errnos); the structured form reads v2's two bytes.
-FailNext read_fail_next(ByteReader& in, bool v2) {
-  if (!v2) return FailNext{static_cast<Site>(in.u8() % kSitesV1), 0};
-  const auto site = static_cast<Site>(in.u8() % kSiteCount);
-  const std::span<const int> errnos = site_errnos(site);
-  return FailNext{site, errnos[in.u8() % errnos.size()]};
-}
-
-void write_fail_next(ByteWriter& out, const FailNext& f) {
-  const std::span<const int> errnos = site_errnos(f.site);
-  const auto it = std::find(errnos.begin(), errnos.end(), fault_errno(f));
-  if (it == errnos.end())
-    throw std::invalid_argument("fail_next(" + to_string(f.site) + ", " +
-                                errno_name(fault_errno(f)) + "): not an errno of that site");
-  out.u8(static_cast<uint8_t>(f.site));
-  out.u8(static_cast<uint8_t>(it - errnos.begin()));
-}
-
 }  // namespace
 
 OpCode opcode_of(const Op& op) {
@@ -154,7 +136,7 @@ Op read_op(ByteReader& in, const HandleCounts& counts, bool v2) {
     case OpCode::Close:
       return Close{read_handle(in, counts)};
     case OpCode::FailNext:
-      return read_fail_next(in, v2);
+      return read_fail_next<FailNext>(in, v2, kSitesV1);
   }
   return OpenPartition{};  // unreachable: the opcode is reduced modulo kOpCodeCount
 }
@@ -325,7 +307,7 @@ Op read_op_structured(ByteReader& in, const Live& live) {
     case OpCode::Close:
       return Close{read_live_handle(in, live, '\0')};
     case OpCode::FailNext:
-      return read_fail_next(in, true);
+      return read_fail_next<FailNext>(in, true, kSitesV1);
   }
   return OpenPartition{};  // unreachable: every OpCode is listed
 }

@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "core/bytes.h"
+#include "core/fail_next.h"
 #include "core/overloaded.h"
 #include "core/program_text.h"
 
@@ -215,9 +216,7 @@ std::string to_string(Site site) {
 }
 
 int fault_errno(const FailNext& f) {
-  if (f.err) return f.err;
-  const std::span<const int> errnos = site_errnos(f.site);
-  return errnos.empty() ? 0 : errnos[0];
+  return fault_errno_at(f.site, f.err);
 }
 
 bool FailNext::operator==(const FailNext& o) const {

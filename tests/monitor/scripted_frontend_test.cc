@@ -24,6 +24,7 @@
 #include "core/vhost/codec.h"
 #include "impl/vhost/frontend.h"
 #include "monitor/frontend_rules.h"
+#include "tests/child_exit.h"
 
 namespace lockstep::vhost {
 namespace {
@@ -72,17 +73,7 @@ class Process {
     }
   }
   // The exit status once it exits within `ms`, else -1.
-  int wait(int ms) {
-    for (int waited = 0; pid_ > 0 && waited <= ms; waited += 10) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      ::usleep(10000);
-    }
-    return -1;
-  }
+  int wait(int ms) { return testing_support::wait_child_exit(&pid_, ms); }
   void terminate() {
     if (pid_ > 0) ::kill(pid_, SIGTERM);
   }
@@ -294,9 +285,9 @@ TEST(MonitorScriptedFrontend, FE7SomethingElseWhereTheAckIsDue) {
   expect_only(rig, "front-end FE7");
 }
 
-TEST(MonitorScriptedFrontend, FE8NextRequestBeforeTheReply) {
-  Rig rig;
-  // Two requests in one write: the second is read before the first one's reply can exist.
+// FE8's breach: two requests in one write, so the second is read before the first one's reply
+// can exist; then both replies.
+void send_two_requests_in_one_write(Rig& rig) {
   std::vector<uint8_t> two = wire::frame({uapi::kGetFeatures, V, 0}, {});
   const auto second = wire::frame({uapi::kGetQueueNum, V, 0}, {});
   two.insert(two.end(), second.begin(), second.end());
@@ -304,19 +295,18 @@ TEST(MonitorScriptedFrontend, FE8NextRequestBeforeTheReply) {
   Frontend::Reply r;
   rig.fe.recv(r, 2000);
   rig.fe.recv(r, 2000);
+}
+
+TEST(MonitorScriptedFrontend, FE8NextRequestBeforeTheReply) {
+  Rig rig;
+  send_two_requests_in_one_write(rig);
   EXPECT_EQ(rig.finish(), 1);
   expect_only(rig, "front-end FE8");
 }
 
 TEST(MonitorScriptedFrontend, FE8IsCaughtUnderPerturbationToo) {
   Rig rig("spec", {"--perturb", "3"});
-  std::vector<uint8_t> two = wire::frame({uapi::kGetFeatures, V, 0}, {});
-  const auto second = wire::frame({uapi::kGetQueueNum, V, 0}, {});
-  two.insert(two.end(), second.begin(), second.end());
-  rig.fe.send_raw(two);
-  Frontend::Reply r;
-  rig.fe.recv(r, 2000);
-  rig.fe.recv(r, 2000);
+  send_two_requests_in_one_write(rig);
   EXPECT_EQ(rig.finish(), 1);
   expect_only(rig, "front-end FE8");
   EXPECT_NE(rig.err().find("perturb seed 3"), std::string::npos);

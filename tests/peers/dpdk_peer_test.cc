@@ -16,39 +16,14 @@
 #include "core/vhost/codec.h"
 #include "peers/dpdk/dpdk_campaign.h"
 #include "peers/dpdk/dpdk_target.h"
+#include "tests/peers/backend_peer_test.h"
 
 namespace lockstep::peers::dpdk {
 namespace {
 
 namespace fs = std::filesystem;
 
-DpdkPeer* shared_peer(std::string* why) {
-  static std::unique_ptr<DpdkPeer> peer;
-  static std::string reason;
-  static bool tried = false;
-  if (!tried) {
-    tried = true;
-    const DpdkEnvironment env = probe_dpdk_environment();
-    if (!env.unavailable.empty()) {
-      reason = env.unavailable;
-    } else {
-      try {
-        peer = std::make_unique<DpdkPeer>(env.binary);
-      } catch (const std::exception& e) {
-        reason = e.what();
-      }
-    }
-  }
-  *why = reason;
-  return peer.get();
-}
-
-#define PEER_OR_SKIP(name)             \
-  std::string why_;                    \
-  DpdkPeer* name = shared_peer(&why_); \
-  if (!name) GTEST_SKIP() << why_;     \
-  DpdkPeer& name##_ref = *name;        \
-  (void)name##_ref
+using SharedPeer = peer_tests::SharedPeer<DpdkPeer, DpdkTraits>;
 
 vhost::Trace program(const char* text) {
   return vhost::parse_text(text);
@@ -70,47 +45,14 @@ TEST(DpdkPeer, ExpectationsFileParses) {
 // fails when an entry is removed or a bogus one added.
 TEST(DpdkPeer, CorpusMatchesTheExpectationsFile) {
   PEER_OR_SKIP(peer);
-  const Expectations file = load_expectations(kExpectations);
-  PeerOptions options = with_defaults(DpdkBinding::kInfo, {});
-  options.corpus_root = std::string(LOCKSTEP_SOURCE_DIR) + "/corpus";
-  options.findings_dir = (fs::temp_directory_path() / "lockstep-dpdk-peer-test-findings").string();
-  DpdkBinding binding(*peer);
-  Campaign<DpdkBinding> campaign(options, binding, file);
-  campaign.run_corpus();
-  Results& results = campaign.results();
-  EXPECT_GT(results.tallies["dpdk-22.11 | corpus"].traces, 5u);
-  audit_results(DpdkBinding::kInfo, options, file, results);
-  for (const auto& p : results.problems) ADD_FAILURE() << p;
-  fs::remove_all(options.findings_dir);
-
-  ASSERT_FALSE(results.corpus_signatures.empty());
-  Expectations removed = file;  // negative: an entry the corpus needs is missing
-  std::erase_if(removed.entries, [&](const Expectation& e) {
-    return e.signature == *results.corpus_signatures.begin();
-  });
-  audit_results(DpdkBinding::kInfo, options, removed, results);
-  EXPECT_EQ(results.problems.size(), 1u);
-  Expectations bogus = file;  // negative: an entry the corpus does not reproduce
-  bogus.entries.push_back(Expectation{"dpdk-22.11: lockstep: divergence dpdk-peer/NONE/closed",
-                                      "peer-defect",
-                                      'c',
-                                      true,
-                                      "bogus",
-                                      {"none"},
-                                      999});
-  audit_results(DpdkBinding::kInfo, options, bogus, results);
-  ASSERT_EQ(results.problems.size(), 1u);
-  EXPECT_NE(results.problems[0].find(":999: seen-by corpus, but the corpus no longer"),
-            std::string::npos)
-      << results.problems[0];
+  peer_tests::expect_corpus_matches_expectations<DpdkTraits>(*peer, kExpectations);
 }
 
 // The end-of-trace fd check fires: a peer that leaks one fd per closed connection (a deliberate
 // defect, dpdk_vhost_peer --leak-fd-per-connection) fails every trace with the fd-leak signature,
 // whichever mode runs it.
 TEST(DpdkPeer, EndOfTraceFdCheckCatchesAPeerThatLeaks) {
-  std::string why;
-  if (!shared_peer(&why)) GTEST_SKIP() << why;
+  PEER_OR_SKIP(peer);
   DpdkPeer leaky(default_peer_binary(), {"--leak-fd-per-connection"});
   const vhost::Trace t = program(
       "# lockstep vhost  profile=dpdk-22.11\n"
@@ -122,8 +64,7 @@ TEST(DpdkPeer, EndOfTraceFdCheckCatchesAPeerThatLeaks) {
     EXPECT_EQ(c.after.other, c.before.other + 1)
         << to_string(c.before) << " -> " << to_string(c.after);
   }
-  std::string why2;
-  const PeerCheck sound = check_trace(t, "dpdk-22.11", *shared_peer(&why2));
+  const PeerCheck sound = check_trace(t, "dpdk-22.11", *peer);
   EXPECT_EQ(sound.signature, "") << sound.side_by_side;  // the same trace on the sound peer
 }
 

@@ -11,37 +11,14 @@
 
 #include "core/vhost/codec.h"
 #include "peers/libvhost-user/libvhost_user_campaign.h"
+#include "tests/peers/backend_peer_test.h"
 
 namespace lockstep::peers::libvhost_user {
 namespace {
 
 namespace fs = std::filesystem;
 
-LibvhostUserPeer* shared_peer(std::string* why) {
-  static std::unique_ptr<LibvhostUserPeer> peer;
-  static std::string reason;
-  static bool tried = false;
-  if (!tried) {
-    tried = true;
-    const Environment env = probe_environment();
-    if (!env.unavailable.empty()) {
-      reason = env.unavailable;
-    } else {
-      try {
-        peer = std::make_unique<LibvhostUserPeer>(env.binary);
-      } catch (const std::exception& e) {
-        reason = e.what();
-      }
-    }
-  }
-  *why = reason;
-  return peer.get();
-}
-
-#define PEER_OR_SKIP(name)                     \
-  std::string why_;                            \
-  LibvhostUserPeer* name = shared_peer(&why_); \
-  if (!name) GTEST_SKIP() << why_
+using SharedPeer = peer_tests::SharedPeer<LibvhostUserPeer, LibvhostUserTraits>;
 
 vhost::Trace program(const char* text) {
   return vhost::parse_text(text);
@@ -78,41 +55,7 @@ TEST(LibvhostUserPeer, ExpectationsFileParses) {
 // or a bogus one added.
 TEST(LibvhostUserPeer, CorpusMatchesTheExpectationsFile) {
   PEER_OR_SKIP(peer);
-  const Expectations file = load_expectations(kExpectations);
-  PeerOptions options = with_defaults(LibvhostUserBinding::kInfo, {});
-  options.corpus_root = std::string(LOCKSTEP_SOURCE_DIR) + "/corpus";
-  options.findings_dir = (fs::temp_directory_path() / "lockstep-lvu-peer-test-findings").string();
-  options.json = true;  // no finding lines on stdout
-  LibvhostUserBinding binding(*peer);
-  Campaign<LibvhostUserBinding> campaign(options, binding, file);
-  campaign.run_corpus();
-  Results& results = campaign.results();
-  EXPECT_GT(results.tallies["libvhost-user | corpus"].traces, 5u);
-  audit_results(LibvhostUserBinding::kInfo, options, file, results);
-  for (const auto& p : results.problems) ADD_FAILURE() << p;
-  fs::remove_all(options.findings_dir);
-
-  ASSERT_FALSE(results.corpus_signatures.empty());
-  Expectations removed = file;  // negative: an entry the corpus needs is missing
-  std::erase_if(removed.entries, [&](const Expectation& e) {
-    return e.signature == *results.corpus_signatures.begin();
-  });
-  audit_results(LibvhostUserBinding::kInfo, options, removed, results);
-  EXPECT_EQ(results.problems.size(), 1u);
-  Expectations bogus = file;  // negative: an entry the corpus does not reproduce
-  bogus.entries.push_back(
-      Expectation{"libvhost-user: lockstep: divergence libvhost-user-peer/NONE/closed",
-                  "peer-defect",
-                  'c',
-                  true,
-                  "bogus",
-                  {"none"},
-                  999});
-  audit_results(LibvhostUserBinding::kInfo, options, bogus, results);
-  ASSERT_EQ(results.problems.size(), 1u);
-  EXPECT_NE(results.problems[0].find(":999: seen-by corpus, but the corpus no longer"),
-            std::string::npos)
-      << results.problems[0];
+  peer_tests::expect_corpus_matches_expectations<LibvhostUserTraits>(*peer, kExpectations);
 }
 
 // A crash is a disagreement at the op that caused it (both modes), with the signal in the

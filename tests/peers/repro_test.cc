@@ -22,10 +22,12 @@
 #include <regex>
 #include <thread>
 
+#include "peers/dpdk/dpdk_campaign.h"
 #include "peers/dpdk/dpdk_target.h"
 #include "peers/kvm/kvm_campaign.h"
 #include "peers/kvm/kvm_target.h"
 #include "peers/libvhost-user/libvhost_user_campaign.h"
+#include "tests/peers/backend_peer_test.h"
 #include "tools/bindings.h"
 #include "tools/repro/repro.h"
 
@@ -121,26 +123,7 @@ Ran against(const std::string& bin, const DpdkPeer& peer) {
   return run(bin + " " + peer.socket_path() + " " + std::to_string(peer.pid()));
 }
 
-DpdkPeer* shared_peer(std::string* why) {
-  static std::unique_ptr<DpdkPeer> peer;
-  static std::string reason;
-  static bool tried = false;
-  if (!tried) {
-    tried = true;
-    const auto env = peers::dpdk::probe_dpdk_environment();
-    if (!env.unavailable.empty()) {
-      reason = env.unavailable;
-    } else {
-      try {
-        peer = std::make_unique<DpdkPeer>(env.binary);
-      } catch (const std::exception& e) {
-        reason = e.what();
-      }
-    }
-  }
-  *why = reason;
-  return peer.get();
-}
+using SharedPeer = peers::peer_tests::SharedPeer<DpdkPeer, peers::dpdk::DpdkTraits>;
 
 // On which DPDK 22.11 and the spec agree at every op (docs/peers/dpdk.md: SET_OWNER is
 // answered by neither; a well-formed ring state after it is taken silently).
@@ -202,9 +185,7 @@ TEST(Repro, AHangingBackEndIsADeviationNotAWait) {
 }
 
 TEST(ReproDpdk, CommittedFindingsReproduce) {
-  std::string why;
-  DpdkPeer* peer = shared_peer(&why);
-  if (!peer) GTEST_SKIP() << why;
+  PEER_OR_SKIP(peer);
   const std::vector<fs::path> files = defects("dpdk");
   EXPECT_EQ(files.size(), 26u);
   for (const fs::path& path : files) {
@@ -220,9 +201,7 @@ TEST(ReproDpdk, CommittedFindingsReproduce) {
 // writes them, the ack): QEMU's flow deviates from the spec only at the two feature offers, which
 // the dpdk-22.11 profile documents.
 TEST(ReproDpdk, PostcopyFlowDeviatesOnlyAtTheOffers) {
-  std::string why;
-  DpdkPeer* peer = shared_peer(&why);
-  if (!peer) GTEST_SKIP() << why;
+  PEER_OR_SKIP(peer);
   const fs::path path =
       fs::path(LOCKSTEP_SOURCE_DIR) / "corpus/programs/vhost_postcopy/postcopy_qemu_flow.txt";
   const Ran r = against(build(program_file(path), "postcopy_qemu_flow"), *peer);
@@ -241,9 +220,7 @@ TEST(ReproDpdk, PostcopyFlowDeviatesOnlyAtTheOffers) {
 
 // The negative test: exit 1 is not unconditional.
 TEST(ReproDpdk, AProgramDpdkAgreesOnExitsZero) {
-  std::string why;
-  DpdkPeer* peer = shared_peer(&why);
-  if (!peer) GTEST_SKIP() << why;
+  PEER_OR_SKIP(peer);
   const Ran r = against(build(VhostBinding::parse(kAgreeing), "agreeing"), *peer);
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out.find("DEVIATES"), std::string::npos) << r.out;
@@ -252,8 +229,7 @@ TEST(ReproDpdk, AProgramDpdkAgreesOnExitsZero) {
 // The end-of-run fd count fires: the agreeing program against a peer that leaks one fd per
 // closed connection.
 TEST(ReproDpdk, EndOfRunFdCountCatchesAPeerThatLeaks) {
-  std::string why;
-  if (!shared_peer(&why)) GTEST_SKIP() << why;
+  PEER_OR_SKIP(sound);  // where the sound peer cannot start, neither can the leaking one
   DpdkPeer leaky(peers::dpdk::default_peer_binary(), {"--leak-fd-per-connection"});
   const Ran r = against(build(VhostBinding::parse(kAgreeing), "agreeing_leaky"), leaky);
   EXPECT_EQ(r.code, 1) << r.out;

@@ -28,6 +28,7 @@
 #include "core/vhost/ops.h"
 #include "core/vhost/uapi.h"
 #include "impl/vhost/frontend.h"
+#include "tests/child_exit.h"
 
 namespace lockstep::vhost {
 namespace {
@@ -113,17 +114,7 @@ class Daemon {
   bool ready() const { return ready_ == "ready\n"; }
   pid_t pid() const { return pid_; }
   // Waits up to `ms` for the daemon to exit by itself; its exit status, or -1.
-  int wait_exit(int ms) {
-    for (int waited = 0; pid_ > 0 && waited < ms; waited += 10) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      ::usleep(10000);
-    }
-    return -1;
-  }
+  int wait_exit(int ms) { return testing_support::wait_child_exit(&pid_, ms); }
   // SIGTERM; the exit status (-1 if it did not exit normally).
   int stop() {
     if (pid_ <= 0) return -1;

@@ -44,17 +44,13 @@ typename B::Trace read_trace(const InputFile& file, const std::string& peer) {
   if (file.text && file.protocol != B::kName)
     throw InputError(file.path + ": a " + file.protocol + " program; --peer " + peer + " runs " +
                      std::string(B::kName) + " programs");
-  return file.text
-             ? B::parse(file.bytes)
-             : B::decode({reinterpret_cast<const uint8_t*>(file.bytes.data()), file.bytes.size()});
+  return trace_of<B>(file);
 }
 
 template <class B>
 std::string peer_profile(const ReproOptions& o, const char* own) {
   const std::string profile = o.profile.empty() ? own : o.profile;
-  if (!B::has_profile(profile))
-    throw InputError("--profile " + profile + ": unknown " + std::string(B::kName) +
-                     " profile (valid: " + B::profile_names() + ")");
+  require_profile<B>(profile);
   return profile;
 }
 
@@ -92,12 +88,8 @@ int repro(const ReproOptions& o) {
     std::cerr << "lockstep repro: wrote " << o.out << " (cc -std=c11 -o repro " << o.out << "; "
               << (o.peer == "kvm" ? "./repro" : "./repro SOCKET [PID]") << ")\n";
     return kOk;
-  } catch (const InputError& e) {
-    error = e.what();
-  } catch (const ParseError& e) {
-    error = o.path + ":" + e.what();
-  } catch (const std::exception& e) {
-    error = o.path + ": " + e.what();
+  } catch (const std::exception&) {
+    error = input_error_message(o.path);
   }
   std::cerr << "lockstep repro: " << error << "\n";
   return kUsage;
