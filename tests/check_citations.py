@@ -247,6 +247,36 @@ def check_marks(root: pathlib.Path, model_dir: str, book: str, text: str) -> lis
     return findings
 
 
+# ---- lockstep spec's list of choices -----------------------------------------------------------
+
+CHOICE_ROW = re.compile(r'^\s*(?:\{"([A-Za-z_]\w*)"|LOCKSTEP_(?:FLAG|NUM|ENUM)\(([A-Za-z_]\w*))',
+                        re.MULTILINE)
+
+
+def check_choices_listed(root: pathlib.Path, model_dir: str) -> list[Finding]:
+    """`lockstep spec` lists the profile switches by hand (tools/explore_<protocol>.cc, choices()):
+    a switch added to struct Profile and not listed there would be missing from docs/spec/."""
+    switches = profile_switches(root, model_dir)
+    explore = f"tools/explore_{pathlib.PurePath(model_dir).name}.cc"
+    if not switches:
+        return []
+    if not (root / explore).is_file():
+        return [Finding(explore, 0, f"does not exist: lockstep spec cannot list {model_dir}'s "
+                                    "choices")]
+    text = (root / explore).read_text(encoding="utf-8")
+    start = text.find("::choices()")
+    if start < 0:
+        return [Finding(explore, 0, "has no choices(): lockstep spec cannot list the switches")]
+    line = text.count("\n", 0, start) + 1
+    body = text[start:text.find("\n}\n", start)]
+    listed = {a or b for a, b in CHOICE_ROW.findall(body)}
+    header = f"{model_dir}/profiles.h"
+    return ([Finding(explore, line, f"choices() does not list Profile::{s} of {header}")
+             for s in sorted(switches - listed)] +
+            [Finding(explore, line, f"choices() lists {s}, which is not a switch of {header}")
+             for s in sorted(listed - switches)])
+
+
 # ---- the check ----------------------------------------------------------------------------------
 
 
@@ -278,6 +308,7 @@ def check_book(root: pathlib.Path, model_dir: str, book: str, sources: list[str]
     book_text = book_path.read_text(encoding="utf-8")
     defined = rules_defined(book, book_text, findings)
     findings += check_marks(root, model_dir, book, book_text)
+    findings += check_choices_listed(root, model_dir)
     cited: list[Citation] = []
     for source in sources:
         cited += citations_in(source, (root / source).read_text(encoding="utf-8"), findings)
@@ -352,6 +383,15 @@ struct Profile {
   bool mutant_demo = false;
 };
 """
+# lockstep spec's list of the demo model's switches: real_switch listed, a stale row too.
+FIXTURE_EXPLORE = """\
+std::vector<Choice<demo::Profile>> ExploreTraits<DemoBinding>::choices() {
+  return {
+      {"real_switch", "Q2", [](const P& p) { return yes(p.real_switch); }},
+      LOCKSTEP_FLAG(removed_switch, "Q2"),
+  };
+}
+"""
 FIXTURE_EXPECTED = {
     ("model/demo/demo.cc", 3, "cites Q9"),
     ("docs/demo-rules.md", 4, "rule Q2 is defined but no source"),
@@ -363,15 +403,19 @@ FIXTURE_EXPECTED = {
     ("docs/demo-rules.md", 10, "rule Q7 is marked spec but quotes no sentence"),
     ("docs/demo-rules.md", 11, "rule Q8 names Profile::mutant_demo, which is not a member"),
     ("docs/demo-rules.md", 12, "rule Q10 is marked vocabulary but names no `core/` file"),
+    ("tools/explore_demo.cc", 1, "choices() lists removed_switch, which is not a switch"),
 }
 # Marks are checked whether or not the rule is cited: the uncited findings of Q4-Q10 are expected.
 FIXTURE_EXPECTED |= {("docs/demo-rules.md", n, f"rule Q{q} is defined but no source")
                      for n, q in zip(range(7, 13), (4, 5, 6, 7, 8, 10))}
 
 
-def _write_fixture(root: pathlib.Path, source: str, book: str) -> dict[str, str]:
+def _write_fixture(root: pathlib.Path, source: str, book: str,
+                   explore: str = FIXTURE_EXPLORE) -> dict[str, str]:
     (root / "model/demo").mkdir(parents=True)
     (root / "docs").mkdir()
+    (root / "tools").mkdir()
+    (root / "tools/explore_demo.cc").write_text(explore, encoding="utf-8")
     (root / "model/demo/demo.cc").write_text(source, encoding="utf-8")
     (root / "model/demo/profiles.h").write_text(FIXTURE_PROFILES, encoding="utf-8")
     (root / "docs/demo-rules.md").write_text(book, encoding="utf-8")
@@ -402,9 +446,16 @@ def self_test() -> int:
             problems.append(f"the command line exited {cli.returncode} on the broken fixture")
         clean = pathlib.Path(tmp) / "clean"
         marks = "| Q1 | a | **spec**: \"a.\" (demo.rst) |\n| Q2 | b | **choice**: `Profile::real_switch` |\n"
-        books = _write_fixture(clean, "int x;  // Q1, Q2\n", marks)
+        listed = FIXTURE_EXPLORE.replace('      LOCKSTEP_FLAG(removed_switch, "Q2"),\n', "")
+        books = _write_fixture(clean, "int x;  // Q1, Q2\n", marks, listed)
         findings, _ = check(clean, books)
         problems += [f"false alarm on the clean fixture: {f}" for f in findings]
+        unlisted = pathlib.Path(tmp) / "unlisted"  # a switch choices() forgets
+        books = _write_fixture(unlisted, "int x;  // Q1, Q2\n", marks,
+                               listed.replace('{"real_switch"', '{"other_name"'))
+        findings, _ = check(unlisted, books)
+        if not any("does not list Profile::real_switch" in f.message for f in findings):
+            problems.append("a switch choices() does not list was not reported")
     for p in problems:
         print(f"self-test: {p}", file=sys.stderr)
     if not problems:

@@ -330,6 +330,8 @@ std::vector<std::string> ExploreTraits<MshvBinding>::diagram_components() {
   return {"p0", "d0", "f0"};
 }
 
+// Every switch of struct Profile, one row each: tests/check_citations.py fails when a switch is
+// missing here or a row names no switch, so docs/spec/ cannot leave a choice out.
 std::vector<Choice<mshv::Profile>> ExploreTraits<MshvBinding>::choices() {
   using P = mshv::Profile;
   auto hex = [](uint32_t v) {

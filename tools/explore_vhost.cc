@@ -173,6 +173,8 @@ std::vector<std::string> ExploreTraits<VhostBinding>::diagram_components() {
   return {"session"};
 }
 
+// Every switch of struct Profile, one row each: tests/check_citations.py fails when a switch is
+// missing here or a row names no switch, so docs/spec/ cannot leave a choice out.
 std::vector<Choice<vhost::Profile>> ExploreTraits<VhostBinding>::choices() {
   using P = vhost::Profile;
   auto yes = [](bool b) { return std::string(b ? "yes" : "no"); };

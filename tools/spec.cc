@@ -25,7 +25,8 @@ std::string one_line(const std::vector<typename B::P::Op>& ops) {
 }
 
 // The profiles' choices: each switch with the option every shipped profile takes, read from the
-// profile table (model/<protocol>/profiles.cc), so the document cannot drift from it.
+// profile table (model/<protocol>/profiles.cc); the list of switches is checked against struct
+// Profile by tests/check_citations.py.
 template <class B>
 std::string choices_markdown() {
   std::vector<std::string> head = {"switch", "rule"};
