@@ -9,7 +9,9 @@ Each directory under model/ states one contract, and that contract's rule book i
   * a model source or a docs/*-rules.md file names material that is not in the repository
     (FORBIDDEN: the shared/ and seeds/ trees and the reference notes outside the repository);
   * a rule row's last cell (the book's "spec or choice" column) carries no mark, or its mark is
-    incomplete (see MARKS below).
+    incomplete (see MARKS below);
+  * `lockstep spec`'s list of profile switches (choices() in tools/explore_<protocol>.cc, written
+    by hand) misses a member of `struct Profile` or names one that is not.
 
 Marks, the last cell of every rule row:
   * `**spec**` followed by the one short sentence ("...", at most MAX_QUOTE characters) of the
