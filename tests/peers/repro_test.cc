@@ -187,7 +187,7 @@ TEST(Repro, AHangingBackEndIsADeviationNotAWait) {
 TEST(ReproDpdk, CommittedFindingsReproduce) {
   PEER_OR_SKIP(peer);
   const std::vector<fs::path> files = defects("dpdk");
-  EXPECT_EQ(files.size(), 26u);
+  EXPECT_EQ(files.size(), 28u);
   for (const fs::path& path : files) {
     const Ran r = against(build(program_file(path), path.stem().string()), *peer);
     EXPECT_EQ(r.code, 1) << path << "\n" << r.out;
@@ -279,16 +279,18 @@ TEST(ReproLibvhostUser, CommittedFindingsReproduceAndAgreeingProgramExitsZero) {
 
 // ---- KVM (/dev/kvm) ---------------------------------------------------------------------------
 
-// The reproducer of a corpus program for KVM, compiled: its binary.
-std::string build_kvm(const std::string& program) {
+// The reproducer of a corpus program for KVM, compiled (with `defines`, e.g. the test-only
+// -DLOCKSTEP_REPRO_TEST_SKIP_CLOSE): its binary.
+std::string build_kvm(const std::string& program, const std::string& defines = "") {
   const fs::path path = fs::path(LOCKSTEP_SOURCE_DIR) / "corpus/programs" / program;
   std::ifstream in(path);
   const mshv::Trace t = MshvBinding::parse(std::string((std::istreambuf_iterator<char>(in)), {}));
-  const fs::path c = scratch() / (path.stem().string() + "_kvm.c"),
-                 bin = scratch() / (path.stem().string() + "_kvm");
+  const std::string name = path.stem().string() + (defines.empty() ? "_kvm" : "_kvm_defined");
+  const fs::path c = scratch() / (name + ".c"), bin = scratch() / name;
   std::ofstream(c) << kvm_reproducer(t, peers::kvm::vocabulary_for(t.profile), "kvm",
                                      path.string());
-  const Ran cc = run("cc -std=c11 -Wall -Wextra -Werror -o " + bin.string() + " " + c.string());
+  const Ran cc = run("cc -std=c11 -Wall -Wextra -Werror " + defines + " -o " + bin.string() + " " +
+                     c.string());
   EXPECT_EQ(cc.code, 0) << program << ": " << cc.out;
   return bin.string();
 }
@@ -305,6 +307,31 @@ TEST(ReproKvm, AProgramKvmAgreesOnExitsZero) {
   const Ran r = run(bin);
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out.find("DEVIATES"), std::string::npos) << r.out;
+  // close(d3) took its kvm-device fd away (d6's fd, installed with EFAULT, is not the program's).
+  EXPECT_NE(r.out.find("  kvm-device "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("LEFT OPEN"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fds the program closed that are still open: 0\n"), std::string::npos)
+      << r.out;
+}
+
+// The end-of-run fd count: kvm_attr_paths closes its VM fd (p0) as its second-last op and KVM
+// agrees at every op; built as is the count shows the fd gone (exit 0), built with the test-only
+// define that skips the program's first close it exits 1 at the fd count alone (no op deviates).
+TEST(ReproKvm, EndOfRunFdCountCatchesASkippedClose) {
+  KVM_OR_SKIP();
+  const Ran ok = run(build_kvm("mshv_kvm/kvm_attr_paths.txt"));
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("  kvm-vm             0         0         1         1\n"),
+            std::string::npos)
+      << ok.out;
+  const Ran r = run(build_kvm("mshv_kvm/kvm_attr_paths.txt", "-DLOCKSTEP_REPRO_TEST_SKIP_CLOSE"));
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(r.out.find("DEVIATES"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  kvm-vm             0         1         1         0  LEFT OPEN\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("fds the program closed that are still open: 1\n"), std::string::npos)
+      << r.out;
 }
 
 // Exit 3 where /dev/kvm is not KVM: in a private mount namespace /dev/null is bound over it

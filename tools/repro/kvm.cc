@@ -122,7 +122,9 @@ std::string kvm_reproducer(const mshv::Trace& trace, peers::kvm::Vocabulary voca
     << " * Run:   ./repro   (needs /dev/kvm)\n"
     << " * Exit:  0 KVM returned what " << trace.profile
     << " says at every op, 1 it deviated (the reproducer shows the\n"
-    << " *        difference), 2 usage, 3 /dev/kvm cannot be used.\n"
+    << " *        difference, or an fd the program closed is still open), 2 usage, 3 /dev/kvm\n"
+    << " *        cannot be used.\n"
+    << " * LOCKSTEP_REPRO_TEST_SKIP_CLOSE (cc -D): test-only, the first close is skipped.\n"
     << " */\n"
     << "#define SPEC_PROFILE " << c_string(trace.profile) << "\n"
     << "#define PEER_PROFILE " << c_string(peer_profile) << "\n"
@@ -137,16 +139,18 @@ std::string kvm_reproducer(const mshv::Trace& trace, peers::kvm::Vocabulary voca
     << "  }\n"
     << "  int rc = start();\n"
     << "  if (rc) return rc;\n"
-    << "  int deviations = 0;\n";
+    << "  int deviations = 0, at_start[FD_KINDS];\n"
+    << "  count_fds(at_start);\n";
   mshv::HandleCounts counts;
   for (size_t i = 0; i < kvm_trace.ops.size(); ++i) {
     const Handle made = counts.create(kvm_trace.ops[i]).value_or(Handle{});
     o << "  deviations += check(&steps[" << i << "], " << i << ", "
       << std::visit([&](const auto& op) { return emit(op, made); }, kvm_trace.ops[i]) << ");\n";
   }
-  o << "  printf(\"%s\\n\", deviations ? \"REPRODUCED: KVM deviates from \" SPEC_PROFILE\n"
+  o << "  int leaked = fd_count(at_start);\n"
+    << "  printf(\"%s\\n\", deviations ? \"REPRODUCED: KVM deviates from \" SPEC_PROFILE\n"
     << "                              : \"KVM returned what \" SPEC_PROFILE \" says\");\n"
-    << "  return deviations ? 1 : 0;\n}\n";
+    << "  return deviations || leaked ? 1 : 0;\n}\n";
   return o.str();
 }
 
